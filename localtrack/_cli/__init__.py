@@ -1,0 +1,1 @@
+"""The `localtrack` command line."""

@@ -1,0 +1,1 @@
+"""The logging side: a fast append-only writer and the TensorBoard- and W&B-style APIs on it."""
