@@ -1,0 +1,112 @@
+"""Finding runs under a root and deriving a run's status from its events and writer leases.
+
+Status rules (docs/FORMAT.md): a writer that started and never finished is alive while its
+lease is fresh (and, on this host, its pid exists); otherwise the run crashed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from localtrack._store.layout import MARKER_NAME, SYNC_DIR, WRITERS_DIR, lease_path
+from localtrack._store.schema import STREAMS
+from localtrack._store.segments import read_stream
+
+LEASE_TOUCH_SECS = 5.0
+"""How often a live writer touches its lease."""
+
+LEASE_STALE_SECS = 30.0
+"""A lease untouched for this long belongs to a writer that is gone."""
+
+_NOT_RUN_CONTENT = frozenset(STREAMS) | {WRITERS_DIR, SYNC_DIR}
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Every run directory under `root` (itself included), at any depth, sorted."""
+    found: list[Path] = []
+    stack = [Path(root)]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        is_run = any(e.name == MARKER_NAME for e in entries)
+        if is_run:
+            found.append(d)
+        for e in entries:
+            if e.name.startswith(".") or (is_run and e.name in _NOT_RUN_CONTENT):
+                continue
+            if e.is_dir(follow_symlinks=False):
+                stack.append(Path(e.path))
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class WriterState:
+    """What the events stream says of one writer of a run."""
+
+    writer: str
+    host: str | None
+    pid: int | None
+    started: bool
+    finish_status: str | None
+
+
+def writer_states(run_dir: Path) -> list[WriterState]:
+    table = read_stream(run_dir, "events")
+    if table is None:
+        return []
+    states: dict[str, WriterState] = {}
+    rows = table.select(["writer", "kind", "status", "host", "pid"]).to_pylist()
+    for row in rows:
+        w = row["writer"]
+        prev = states.get(w, WriterState(w, row["host"], row["pid"], False, None))
+        if row["kind"] == "start":
+            prev = WriterState(w, row["host"], row["pid"], True, prev.finish_status)
+        elif row["kind"] == "finish":
+            prev = WriterState(w, prev.host, prev.pid, prev.started, row["status"] or "finished")
+        states[w] = prev
+    return list(states.values())
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def writer_alive(run_dir: Path, state: WriterState, now: float | None = None) -> bool:
+    """True while an unfinished writer still looks alive (fresh lease, pid present here)."""
+    if state.finish_status is not None:
+        return False
+    if state.host == socket.gethostname() and state.pid is not None and not _pid_exists(state.pid):
+        return False
+    try:
+        touched = lease_path(run_dir, state.writer).stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return (now if now is not None else time.time()) - touched < LEASE_STALE_SECS
+
+
+def run_status(run_dir: Path, now: float | None = None) -> str:
+    """'running', 'crashed', 'failed' or 'finished' (or 'running' for a run with no events yet)."""
+    states = writer_states(run_dir)
+    if not states:
+        return "running"
+    unfinished = [s for s in states if s.finish_status is None]
+    if unfinished:
+        if any(writer_alive(run_dir, s, now) for s in unfinished):
+            return "running"
+        return "crashed"
+    if any(s.finish_status != "finished" for s in states):
+        return "failed"
+    return "finished"
