@@ -1,0 +1,274 @@
+"""The daemon loop: find runs, upload them in parallel (bounded, one uploader per run), back off.
+
+Runs are found by a periodic rescan of the root (the truth) and by watchdog hints (speed).
+A failed pass is retried after exponential back-off with full jitter, capped; a run that needs
+a person is retried only rarely and never holds up the others. `stop()` (SIGTERM) lets every
+request in flight finish, records it, and returns.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localtrack._errors import NeedsPerson, RetryLater, SyncError
+from localtrack._store.layout import SYNC_DIR, WRITERS_DIR
+from localtrack._store.runs import find_runs
+
+from .log import EventLog
+from .remote import Remote
+from .state import Problem
+from .upload import Outcome, Progress, RunUpload
+from .watch import Watcher
+
+
+@dataclass
+class Options:
+    root: Path
+    uri: str
+    workers: int = 4
+    rescan_s: float = 30.0
+    grace_s: float = 60.0
+    timeout_s: float = 30.0
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 60.0
+    needs_person_retry_s: float = 600.0
+    once: bool = False
+    once_attempts: int = 6
+    """In --once mode, passes tried per run before a retry-later failure is given up."""
+    watch: bool = True
+
+
+@dataclass
+class Slot:
+    """The daemon's memory of one run between passes."""
+
+    dirty: bool = True
+    busy: bool = False
+    next_try: float = 0.0
+    failures: int = 0
+    complete_print: tuple[tuple[str, ...], ...] | None = None
+    """The run's file listing when a pass last found it complete on the remote."""
+    last_error: SyncError | None = None
+    done_once: bool = False
+
+
+def backoff(failures: int, low: float, high: float, rng: random.Random) -> float:
+    """Seconds to wait after `failures` consecutive failures: full jitter, capped at `high`."""
+    ceiling = min(high, low * 2 ** min(failures, 30))
+    return max(low / 2, rng.uniform(0, ceiling))
+
+
+def fingerprint(run_dir: Path) -> tuple[tuple[str, ...], ...]:
+    """What a run holds, cheaply: the sorted listing of each of its folders (not sync/ or leases)."""
+    out = []
+    try:
+        entries = sorted(os.scandir(run_dir), key=lambda e: e.name)
+    except FileNotFoundError:
+        return ()
+    for e in entries:
+        if e.name in (SYNC_DIR, WRITERS_DIR) or not e.is_dir():
+            continue
+        try:
+            out.append((e.name, *sorted(os.listdir(e.path))))
+        except FileNotFoundError:
+            continue
+    return tuple(out)
+
+
+@dataclass
+class Daemon:
+    opts: Options
+    log: Callable[..., None] = field(default_factory=EventLog)
+    progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        self.slots: dict[Path, Slot] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._local = threading.local()
+        self._remotes: list[Remote] = []
+        self._experiments: dict[str, str] = {}
+        self._rng = random.Random()
+        self._next_scan = 0.0
+
+    # -- control ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish the requests in flight and return (safe in a signal handler)."""
+        self._stop.set()
+        self._poke()
+
+    def _poke(self) -> None:
+        if self._wake.acquire(blocking=False):
+            try:
+                self._wake.notify_all()
+            finally:
+                self._wake.release()
+
+    def hint(self, run_dir: Path | None) -> None:
+        """A watchdog event: `run_dir` changed (None: something did, rescan)."""
+        with self._wake:
+            if run_dir is None:
+                self._next_scan = 0.0
+            else:
+                slot = self.slots.setdefault(run_dir, Slot())
+                slot.dirty = True
+            self._wake.notify_all()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Sync until stopped (or, with `once`, until every run had its pass); the exit code."""
+        o = self.opts
+        self.log("daemon_started", root=str(o.root), remote=Remote(o.uri).url, once=o.once)
+        watcher = Watcher(o.root, self.hint) if o.watch and not o.once else None
+        if watcher is not None and not watcher.start():
+            self.log("watch_unavailable", root=str(o.root))
+        self._next_scan = 0.0
+        busy: set[Future[None]] = set()
+        with ThreadPoolExecutor(max_workers=max(1, o.workers), thread_name_prefix="upload") as pool:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= self._next_scan:
+                    self._scan()
+                    self._next_scan = now + o.rescan_s
+                for run_dir in self._due(now):
+                    busy.add(pool.submit(self._pass, run_dir))
+                busy = {f for f in busy if not f.done()}
+                if o.once and not busy and self._once_finished():
+                    break
+                with self._wake:
+                    self._wake.wait(timeout=self._sleep_s(now))
+            for f in busy:
+                f.result()
+        if watcher is not None:
+            watcher.stop()
+        for r in self._remotes:
+            r.close()
+        code = self._exit_code()
+        self.log("daemon_stopped", exit_code=code)
+        return code
+
+    def _scan(self) -> None:
+        found = find_runs(self.opts.root)
+        with self._wake:
+            for run_dir in found:
+                slot = self.slots.setdefault(run_dir, Slot())
+                if slot.complete_print is None or slot.complete_print != fingerprint(run_dir):
+                    slot.dirty = True
+            for gone in set(self.slots) - set(found):
+                if not self.slots[gone].busy:
+                    del self.slots[gone]
+
+    def _due(self, now: float) -> list[Path]:
+        with self._wake:
+            due = [
+                d
+                for d, s in self.slots.items()
+                if s.dirty and not s.busy and s.next_try <= now and not s.done_once
+            ]
+            for d in due:
+                self.slots[d].busy = True
+                self.slots[d].dirty = False
+        return due
+
+    def _sleep_s(self, now: float) -> float:
+        with self._wake:
+            waits = [self._next_scan - now]
+            waits += [s.next_try - now for s in self.slots.values() if s.dirty and not s.busy]
+        return min(max(0.02, min(waits)), self.opts.rescan_s)
+
+    def _remote(self) -> Remote:
+        remote: Remote | None = getattr(self._local, "remote", None)
+        if remote is None:
+            remote = self._local.remote = Remote(self.opts.uri, timeout=self.opts.timeout_s)
+            self._remotes.append(remote)
+        return remote
+
+    def _pass(self, run_dir: Path) -> None:
+        slot = self.slots[run_dir]
+        before = fingerprint(run_dir)
+        upload: RunUpload | None = None
+        try:
+            upload = RunUpload(
+                run_dir,
+                self._remote(),
+                log=self.log,
+                experiments=self._experiments,
+                grace_s=self.opts.grace_s,
+                stop=self._stop,
+                progress=self.progress,
+            )
+            out = upload.sync()
+        except SyncError as e:
+            self._failed(run_dir, slot, upload, e)
+        except (OSError, ValueError, KeyError) as e:  # unreadable run: a person must look
+            self._failed(run_dir, slot, upload, NeedsPerson(f"cannot read run: {e!r}"))
+        else:
+            self._succeeded(run_dir, slot, out, before)
+        finally:
+            with self._wake:
+                slot.busy = False
+                self._wake.notify_all()
+
+    def _succeeded(
+        self, run_dir: Path, slot: Slot, out: Outcome, before: tuple[tuple[str, ...], ...]
+    ) -> None:
+        slot.failures = 0
+        slot.last_error = None
+        if self.opts.once:
+            slot.done_once = True
+        if out.complete and fingerprint(run_dir) == before:
+            slot.complete_print = before
+        else:
+            slot.complete_print = None
+        if out.sent:
+            self.log("run_synced", run=str(run_dir), points=out.sent, complete=out.complete)
+
+    def _failed(self, run_dir: Path, slot: Slot, upload: RunUpload | None, e: SyncError) -> None:
+        kind = "needs_person" if isinstance(e, NeedsPerson) else "retry_later"
+        slot.failures += 1
+        slot.last_error = e
+        slot.dirty = True
+        slot.complete_print = None
+        if isinstance(e, RetryLater):
+            wait = backoff(
+                slot.failures, self.opts.backoff_min_s, self.opts.backoff_max_s, self._rng
+            )
+            if self.opts.once and slot.failures >= self.opts.once_attempts:
+                slot.done_once = True
+        else:
+            wait = self.opts.needs_person_retry_s
+            if self.opts.once:
+                slot.done_once = True
+        slot.next_try = time.monotonic() + wait
+        self.log(
+            "sync_failed",
+            run=str(run_dir),
+            error=str(e),
+            retry_in_s=round(wait, 2),
+            **{"class": kind},
+        )
+        if upload is not None:
+            upload.state.problem = Problem(kind, str(e), time.time())
+            try:
+                upload.save()
+            except OSError:
+                pass
+
+    def _once_finished(self) -> bool:
+        with self._wake:
+            return all(s.done_once for s in self.slots.values())
+
+    def _exit_code(self) -> int:
+        errors = [s.last_error for s in self.slots.values() if s.last_error is not None]
+        if any(isinstance(e, NeedsPerson) for e in errors):
+            return 1
+        return 2 if errors else 0

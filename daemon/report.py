@@ -1,0 +1,71 @@
+"""`localtrack sync --status`: one line per run, from its sync state and its store, read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from localtrack._store.marker import read_marker
+from localtrack._store.runs import find_runs
+
+from .points import METRIC_STREAMS, pending_segments
+from .state import load_state, state_path
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_dir: Path
+    run_id: str
+    pending_points: int
+    status: str
+    """synced | pending | never synced | needs a person | retry later."""
+    detail: str
+
+    def line(self) -> str:
+        text = f"{self.run_id}  {self.status}"
+        if self.pending_points:
+            text += f"  {self.pending_points} points pending"
+        if self.detail:
+            text += f"  ({self.detail})"
+        return f"{text}  {self.run_dir}"
+
+
+def pending_points(run_dir: Path, uri: str, run_id: str) -> int:
+    """Rows of metric streams the remote does not hold yet (an upper bound for hparams)."""
+    state = load_state(run_dir, uri, run_id)
+    total = 0
+    for stream in METRIC_STREAMS:
+        progress = state.streams.get(stream, {})
+        for name in pending_segments(run_dir, stream, progress):
+            try:
+                total += pq.ParquetFile(run_dir / stream / name.filename).metadata.num_rows
+            except FileNotFoundError:
+                continue
+            p = progress.get(name.writer)
+            if p is not None:
+                total -= sum(n for s, n in p.partial.items() if name.lo <= s <= name.hi)
+    return total
+
+
+def report(run_dir: Path, uri: str) -> RunReport:
+    run_id = read_marker(run_dir)["run_id"]
+    state = load_state(run_dir, uri, run_id)
+    pending = pending_points(run_dir, uri, run_id)
+    if state.problem is not None:
+        status = "needs a person" if state.problem.kind == "needs_person" else "retry later"
+        return RunReport(run_dir, run_id, pending, status, state.problem.message)
+    if state.conflicts:
+        return RunReport(
+            run_dir, run_id, pending, "needs a person", "; ".join(state.conflicts.values())
+        )
+    if not state_path(run_dir, uri).exists():
+        return RunReport(run_dir, run_id, pending, "never synced", "")
+    status = "pending" if pending else "synced"
+    detail = f"MLflow run {state.mlflow_run_id}, {state.status or 'RUNNING'}"
+    return RunReport(run_dir, run_id, pending, status, detail)
+
+
+def report_all(root: Path, uri: str) -> list[RunReport]:
+    return [report(d, uri) for d in find_runs(root)]

@@ -1,0 +1,188 @@
+"""Upload progress of one run to one remote, stored in the run as `sync/<remote>.json`.
+
+The file is replaced atomically (tmp → fsync → rename) after every acknowledged request, so
+after a crash it names only data the remote holds; what was sent but not yet recorded is sent
+again, which MLflow absorbs (a metric point is unique on key, timestamp, step and value).
+It travels with the run directory and never holds a secret: the remote is named by its URL
+without user info, and error messages are built from status codes and server replies only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from localtrack._store.layout import SYNC_DIR
+from localtrack._store.segments import write_atomic
+
+STATE_FORMAT = "localtrack-sync"
+STATE_VERSION = 1
+
+
+def public_url(uri: str) -> str:
+    """The tracking URI without user info, query or fragment: safe to store and to log."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def remote_name(uri: str) -> str:
+    """The file-name-safe name of a remote: host and port, plus a hash of the public URL."""
+    url = public_url(uri)
+    parts = urlsplit(url)
+    readable = re.sub(r"[^A-Za-z0-9.\-]+", "_", parts.netloc) or "remote"
+    return f"{readable}-{hashlib.sha1(url.encode()).hexdigest()[:8]}"
+
+
+@dataclass
+class WriterProgress:
+    """Which segment sequence numbers of one writer in one stream the remote holds.
+
+    `done` is a sorted list of disjoint inclusive [lo, hi] ranges; `partial` maps a sequence
+    number to how many of its rows (in the uploader's deterministic row order) are done.
+    """
+
+    done: list[list[int]] = field(default_factory=list)
+    partial: dict[int, int] = field(default_factory=dict)
+
+    def is_done(self, seq: int) -> bool:
+        return any(lo <= seq <= hi for lo, hi in self.done)
+
+    def covers(self, lo: int, hi: int) -> bool:
+        """True when every sequence number lo..hi is done."""
+        return any(a <= lo and hi <= b for a, b in self.done)
+
+    def rows_done(self, seq: int) -> int:
+        return self.partial.get(seq, 0)
+
+    def mark_done(self, seq: int) -> None:
+        self.mark_range(seq, seq)
+
+    def mark_range(self, lo: int, hi: int) -> None:
+        """Every sequence number lo..hi is done (a whole segment file was acknowledged)."""
+        for s in [s for s in self.partial if lo <= s <= hi]:
+            del self.partial[s]
+        ranges = sorted([*self.done, [lo, hi]])
+        merged: list[list[int]] = []
+        for lo, hi in ranges:
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self.done = merged
+
+    def mark_partial(self, seq: int, rows: int) -> None:
+        self.partial[seq] = rows
+
+
+@dataclass
+class Problem:
+    """The last failure of a run's sync: `kind` is "retry_later" or "needs_person"."""
+
+    kind: str
+    message: str
+    at: float
+
+
+@dataclass
+class SyncState:
+    remote: str
+    local_run_id: str
+    experiment_id: str | None = None
+    mlflow_run_id: str | None = None
+    artifact_uri: str | None = None
+    streams: dict[str, dict[str, WriterProgress]] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    """Param key → SHA-1 of the value the remote holds (values may be long)."""
+    tags_digest: str | None = None
+    key_map_digest: str | None = None
+    status: str | None = None
+    """The MLflow status last set (RUNNING, FINISHED, FAILED, KILLED)."""
+    points: int = 0
+    """Metric points acknowledged by the remote, over all passes."""
+    problem: Problem | None = None
+    conflicts: dict[str, str] = field(default_factory=dict)
+    """Param key → why it cannot be uploaded (its value changed after upload)."""
+    updated_at: float = 0.0
+
+    def progress(self, stream: str, writer: str) -> WriterProgress:
+        return self.streams.setdefault(stream, {}).setdefault(writer, WriterProgress())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["streams"] = {
+            s: {
+                w: {"done": p.done, "partial": {str(k): v for k, v in p.partial.items()}}
+                for w, p in ws.items()
+            }
+            for s, ws in self.streams.items()
+        }
+        return {"format": STATE_FORMAT, "version": STATE_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SyncState:
+        if data.get("format") != STATE_FORMAT or int(data.get("version", 0)) > STATE_VERSION:
+            raise ValueError("not a sync state this localtrack reads")
+        streams = {
+            s: {
+                w: WriterProgress(
+                    [list(r) for r in p.get("done", [])],
+                    {int(k): int(v) for k, v in p.get("partial", {}).items()},
+                )
+                for w, p in ws.items()
+            }
+            for s, ws in data.get("streams", {}).items()
+        }
+        problem = data.get("problem")
+        return cls(
+            remote=data["remote"],
+            local_run_id=data["local_run_id"],
+            experiment_id=data.get("experiment_id"),
+            mlflow_run_id=data.get("mlflow_run_id"),
+            artifact_uri=data.get("artifact_uri"),
+            streams=streams,
+            params=dict(data.get("params", {})),
+            tags_digest=data.get("tags_digest"),
+            key_map_digest=data.get("key_map_digest"),
+            status=data.get("status"),
+            points=int(data.get("points", 0)),
+            problem=Problem(**problem) if problem else None,
+            conflicts=dict(data.get("conflicts", {})),
+            updated_at=float(data.get("updated_at", 0.0)),
+        )
+
+
+def state_path(run_dir: Path, uri: str) -> Path:
+    return run_dir / SYNC_DIR / f"{remote_name(uri)}.json"
+
+
+def load_state(run_dir: Path, uri: str, local_run_id: str) -> SyncState:
+    """The run's progress to this remote; a fresh state when there is none (or it is unreadable).
+
+    A state of another run (a directory reused) is ignored: progress belongs to a run id.
+    """
+    try:
+        with open(state_path(run_dir, uri), encoding="utf-8") as f:
+            state = SyncState.from_json(json.load(f))
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return SyncState(remote=public_url(uri), local_run_id=local_run_id)
+    if state.local_run_id != local_run_id:
+        return SyncState(remote=public_url(uri), local_run_id=local_run_id)
+    return state
+
+
+def save_state(run_dir: Path, uri: str, state: SyncState) -> None:
+    """Replace the state file atomically: a reader (or a restart) sees the old or the new one."""
+    state.updated_at = time.time()
+    path = state_path(run_dir, uri)
+    path.parent.mkdir(exist_ok=True)
+    write_atomic(path, json.dumps(state.to_json(), separators=(",", ":")).encode())

@@ -1,0 +1,378 @@
+"""One pass of one run's upload to one remote: run, tags, params, metrics, then status, in order.
+
+Every request is followed by an atomic save of the run's sync state, so a pass killed at any
+instant resumes where the remote's acknowledgements end; what is sent again is absorbed by the
+remote (metric points are unique on key, timestamp, step and value; tags are last-write-wins;
+a param resent with its own value is a no-op). The MLflow run is found by the tag
+`localtrack.run_id` before one is ever created, so a lost state or a copied run directory never
+makes a second MLflow run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from localtrack._errors import NeedsPerson
+from localtrack._store.marker import Marker, read_marker
+from localtrack._store.runs import run_status
+from localtrack._store.segments import read_stream
+
+from . import encode
+from .plan import apply_marks, groups, plan_batches
+from .points import METRIC_STREAMS, Points, pending_segments, read_points
+from .remote import Remote
+from .state import SyncState, WriterProgress, load_state, save_state
+
+RUN_ID_TAG = "localtrack.run_id"
+KEY_MAP_TAG = "localtrack.key_map"
+KEY_MAP_ARTIFACT = "localtrack/key_map.json"
+TRUNCATED_TAG = "localtrack.truncated_params"
+MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "crashed": "KILLED"}
+READ_ROWS = 50_000
+"""Roughly how many rows one read takes in before they are sent (bounds memory)."""
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class Outcome:
+    """What one pass did: points sent, and whether the run is complete on the remote."""
+
+    sent: int = 0
+    complete: bool = False
+
+
+def _digest(obj: object) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class RunUpload:
+    """Uploads one run directory to one remote; `sync()` runs one pass."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        remote: Remote,
+        *,
+        log: Callable[..., None],
+        experiments: dict[str, str] | None = None,
+        grace_s: float = 60.0,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.remote = remote
+        self.log = log
+        self.experiments = experiments if experiments is not None else {}
+        self.grace_s = grace_s
+        self.stop = stop or threading.Event()
+        self.progress = progress
+        self.marker: Marker = read_marker(run_dir)
+        self.state: SyncState = load_state(run_dir, remote.uri, self.marker["run_id"])
+
+    def save(self) -> None:
+        save_state(self.run_dir, self.remote.uri, self.state)
+
+    # -- the pass --------------------------------------------------------------------------
+
+    def sync(self) -> Outcome:
+        """Upload whatever the remote lacks; raise RetryLater or NeedsPerson on failure."""
+        out = Outcome()
+        events = read_stream(self.run_dir, "events")
+        self.ensure_run(events)
+        self.sync_tags(events)
+        self.sync_params()
+        for stream in METRIC_STREAMS:
+            out.sent += self.sync_metrics(stream)
+            if self.stop.is_set():
+                return out
+        out.complete = self.sync_status(events)
+        if self.state.problem is not None:
+            self.state.problem = None
+            self.save()
+        return out
+
+    def ensure_run(self, events: pa.Table | None) -> None:
+        if self.state.mlflow_run_id is not None:
+            return
+        project = self.marker["project"] or "Default"
+        exp = self.experiments.get(project)
+        if exp is None:
+            exp = self.experiments[project] = self.remote.experiment_id(project)
+        local_id = self.marker["run_id"]
+        run = self.remote.find_run(exp, RUN_ID_TAG, local_id)
+        if run is None:
+            start_ms = int(self.marker["created_at"] * 1000)
+            run = self.remote.create_run(exp, self.marker["name"], start_ms, self.run_tags(events))
+            self.log("run_created", run=local_id, mlflow_run=run["info"]["run_id"])
+        self.state.experiment_id = exp
+        self.state.mlflow_run_id = str(run["info"]["run_id"])
+        self.state.artifact_uri = run["info"].get("artifact_uri")
+        self.save()
+
+    @property
+    def run_id(self) -> str:
+        assert self.state.mlflow_run_id is not None
+        return self.state.mlflow_run_id
+
+    # -- tags ------------------------------------------------------------------------------
+
+    def run_tags(self, events: pa.Table | None) -> list[tuple[str, str]]:
+        m = self.marker
+        tags = {
+            RUN_ID_TAG: m["run_id"],
+            "localtrack.project": m["project"],
+            "localtrack.dir": self.run_dir.name,
+            "localtrack.api": m.get("api", ""),
+        }
+        start = _start_payload(events)
+        for src, dst in (
+            ("host", "localtrack.host"),
+            ("group", "localtrack.group"),
+            ("job_type", "localtrack.job_type"),
+            ("notes", "mlflow.note.content"),
+        ):
+            if start.get(src):
+                tags[dst] = str(start[src])
+        if start.get("argv"):
+            tags["mlflow.source.name"] = " ".join(map(str, start["argv"]))
+        git = start.get("git") or {}
+        if isinstance(git, dict) and git.get("commit"):
+            tags["mlflow.source.git.commit"] = str(git["commit"])
+        user_tags = start.get("tags")
+        if isinstance(user_tags, list) and user_tags:
+            tags["localtrack.tags"] = ",".join(map(str, user_tags))
+        return [(k, encode.truncate(v, encode.MAX_TAG_VALUE_CHARS)[0]) for k, v in tags.items()]
+
+    def sync_tags(self, events: pa.Table | None) -> None:
+        tags = self.run_tags(events)
+        digest = _digest(tags)
+        if digest == self.state.tags_digest:
+            return
+        for i in range(0, len(tags), encode.MAX_TAGS_PER_BATCH):
+            chunk = tags[i : i + encode.MAX_TAGS_PER_BATCH]
+            self.remote.log_batch(encode.entities_body(self.run_id, "tags", chunk))
+        self.state.tags_digest = digest
+        self.save()
+
+    # -- params ----------------------------------------------------------------------------
+
+    def local_params(self) -> dict[str, str]:
+        """Config (current value of each key) and hparams, flattened, as MLflow param values."""
+        params: dict[str, str] = {}
+        hp = read_stream(self.run_dir, "hparams")
+        if hp is not None:
+            for row in hp.select(["hparams"]).to_pylist():
+                try:
+                    values = json.loads(row["hparams"] or "{}")
+                except ValueError:
+                    continue
+                for k, v in encode.flatten(values).items():
+                    params[k] = v if isinstance(v, str) else json.dumps(v)
+        cfg = read_stream(self.run_dir, "config")
+        if cfg is not None:
+            rows = cfg.select(["key", "value", "wall_time", "seq"]).to_pylist()
+            rows.sort(key=lambda r: (r["wall_time"], r["seq"]))
+            for r in rows:
+                params[r["key"]] = encode.param_value(r["value"])
+        return params
+
+    def sync_params(self) -> None:
+        todo: list[tuple[str, str, str]] = []  # (mlflow key, value, digest)
+        truncated = []
+        for key, raw in sorted(self.local_params().items()):
+            mkey = encode.mlflow_key(key)
+            value, cut = encode.truncate(raw, encode.MAX_PARAM_VALUE_CHARS)
+            if cut:
+                truncated.append(mkey)
+            digest = _digest(value)
+            held = self.state.params.get(mkey)
+            if held == digest or mkey in self.state.conflicts:
+                continue
+            if held is not None:
+                self.conflict(mkey, "its value changed after it was uploaded")
+                continue
+            todo.append((mkey, value, digest))
+        if truncated:
+            self.log("params_truncated", run=self.marker["run_id"], keys=truncated)
+            self.remote.log_batch(
+                encode.entities_body(
+                    self.run_id, "tags", [(TRUNCATED_TAG, ",".join(truncated)[:8000])]
+                )
+            )
+        self.record_key_map(list(self.local_params()))
+        for i in range(0, len(todo), encode.MAX_PARAMS_PER_BATCH):
+            self.send_params(todo[i : i + encode.MAX_PARAMS_PER_BATCH])
+
+    def send_params(self, chunk: list[tuple[str, str, str]]) -> None:
+        try:
+            self.remote.log_batch(
+                encode.entities_body(self.run_id, "params", [(k, v) for k, v, _ in chunk])
+            )
+        except NeedsPerson as e:
+            if "param" not in str(e).lower() or e.status == 403 or e.status == 401:
+                raise
+            if len(chunk) > 1:  # find which one the remote refuses; keep the others
+                for one in chunk:
+                    self.send_params([one])
+                return
+            self.conflict(chunk[0][0], f"the remote refused it: {e}")
+            return
+        for k, _, d in chunk:
+            self.state.params[k] = d
+        self.save()
+
+    def conflict(self, key: str, why: str) -> None:
+        message = f"param {key!r} cannot be uploaded: {why} (MLflow params never change)"
+        self.state.conflicts[key] = message
+        self.save()
+        self.log("param_conflict", run=self.marker["run_id"], key=key, **{"class": "needs_person"})
+
+    def record_key_map(self, keys: list[str]) -> None:
+        """Upload the local → MLflow map of keys that had to change (tag and artifact)."""
+        known: dict[str, str] = dict(getattr(self, "_key_map", {}))
+        known.update(encode.key_map(keys))
+        self._key_map = known
+        if not known:
+            return
+        digest = _digest(known)
+        if digest == self.state.key_map_digest:
+            return
+        text = json.dumps(known, ensure_ascii=False, sort_keys=True)
+        tag = (
+            text if len(text) <= encode.MAX_TAG_VALUE_CHARS else f"see artifact {KEY_MAP_ARTIFACT}"
+        )
+        self.remote.log_batch(encode.entities_body(self.run_id, "tags", [(KEY_MAP_TAG, tag)]))
+        if self.state.artifact_uri:
+            try:
+                self.remote.put_artifact(self.state.artifact_uri, KEY_MAP_ARTIFACT, text.encode())
+            except NeedsPerson as e:
+                self.log("artifact_skipped", run=self.marker["run_id"], error=str(e))
+        self.state.key_map_digest = digest
+        self.save()
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def sync_metrics(self, stream: str) -> int:
+        progress = self.state.streams.setdefault(stream, {})
+        files = pending_segments(self.run_dir, stream, progress)
+        sent = 0
+        while files and not self.stop.is_set():
+            chunk, rows = [], 0
+            while files and rows < READ_ROWS:
+                name = files.pop(0)
+                chunk.append(name)
+                rows += name.hi - name.lo + 1 if stream == "hparams" else 1000
+            try:
+                points = read_points(self.run_dir, stream, chunk)
+            except FileNotFoundError:  # compaction replaced a file: list again
+                files = pending_segments(self.run_dir, stream, progress)
+                continue
+            sent += self.send_points(stream, points)
+        return sent
+
+    def send_points(self, stream: str, pts: Points) -> int:
+        progress = self.state.streams[stream]
+        mapped = {t: encode.mlflow_key(t) for t in set(pts.tags)}
+        if any(k != v for k, v in mapped.items()):
+            self.record_key_map(list(mapped))
+        sent = 0
+        for batch in plan_batches(
+            groups(pts.writers, pts.seqs), progress, encode.MAX_METRICS_PER_BATCH
+        ):
+            if self.stop.is_set():
+                return sent
+            if batch.slices:
+                keys: list[str] = []
+                vals: list[float] = []
+                ts: list[int] = []
+                steps: list[int] = []
+                for a, b in batch.slices:
+                    keys.extend(mapped[t] for t in pts.tags[a:b])
+                    vals.extend(pts.values[a:b])
+                    ts.extend(pts.ts[a:b])
+                    steps.extend(pts.steps[a:b])
+                self.remote.log_batch(encode.metrics_body(self.run_id, keys, vals, ts, steps))
+            apply_marks(progress, batch.marks)
+            self.state.points += batch.size
+            sent += batch.size
+            self.save()
+            if self.progress is not None:
+                self.progress(self.marker["run_id"], batch.size)
+        if not self.stop.is_set():  # every row of these files is acknowledged
+            for name in pts.files:
+                progress.setdefault(name.writer, WriterProgress()).mark_range(name.lo, name.hi)
+            self.save()
+        if pts.skipped:
+            self.log(
+                "points_skipped",
+                run=self.marker["run_id"],
+                stream=stream,
+                rows=pts.skipped,
+                why="null value or timestamp before 1970",
+            )
+        return sent
+
+    # -- status ----------------------------------------------------------------------------
+
+    def sync_status(self, events: pa.Table | None) -> bool:
+        """Set the MLflow status once the data is up; True when the run is final and set."""
+        local = run_status(self.run_dir)
+        status = MLFLOW_STATUS.get(local, "RUNNING")
+        end_ms: int | None = None
+        if local in ("finished", "failed"):
+            end_ms = _finish_ms(events)
+        elif local == "crashed":
+            last = self.last_activity()
+            if time.time() - last < self.grace_s:
+                return False
+            end_ms = int(last * 1000)
+        if status == self.state.status or (status == "RUNNING" and self.state.status is None):
+            return status != "RUNNING"
+        self.remote.update_run(self.run_id, status, end_ms)
+        self.state.status = status
+        self.save()
+        self.log("status_set", run=self.marker["run_id"], status=status)
+        return status != "RUNNING"
+
+    def last_activity(self) -> float:
+        leases = list((self.run_dir / "writers").glob("*.lease"))
+        times = [p.stat().st_mtime for p in leases if p.exists()]
+        return max(times, default=self.marker["created_at"])
+
+
+def _start_payload(events: pa.Table | None) -> dict[str, Any]:
+    if events is None:
+        return {}
+    for row in events.select(["kind", "payload"]).to_pylist():
+        if row["kind"] == "start" and row["payload"]:
+            try:
+                data = json.loads(row["payload"])
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                return data
+    return {}
+
+
+def _finish_ms(events: pa.Table | None) -> int | None:
+    if events is None:
+        return None
+    times = [
+        r["wall_time"]
+        for r in events.select(["kind", "wall_time"]).to_pylist()
+        if r["kind"] == "finish"
+    ]
+    if not times:
+        return None
+    return int(max(times).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
