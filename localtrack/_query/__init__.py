@@ -1,1 +1,7 @@
-"""The query side: DuckDB views over every run of a store, read-only."""
+"""The query side: read-only DuckDB views over every run of a store (docs/QUERY.md)."""
+
+from __future__ import annotations
+
+from localtrack._query.connect import connect, sql
+
+__all__ = ["connect", "sql"]

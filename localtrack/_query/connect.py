@@ -1,0 +1,193 @@
+"""Read-only DuckDB connections over a store, and queries that survive compaction and bad files.
+
+`connect()` takes one listing of the store and returns an in-memory DuckDB connection whose
+views read exactly the live files of that listing: each row once, whatever compaction does
+later. The connection can read those files and nothing else, and can write no file at all
+(external access off, configuration locked). It is a snapshot: call `connect()` again to
+see rows sealed since (it is cheap).
+
+`sql()` (and the command line) run a query to completion and retry it on a fresh listing
+when a file vanished under it (compaction deleted it) or turned out to be unreadable (then
+it is reported and skipped, never deleted).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from localtrack._errors import UsageError
+from localtrack._query import views
+from localtrack._query.files import StoreListing, list_store, warn_skipped
+from localtrack._query.runs_table import live_status_table, markers_table
+from localtrack._store.layout import runs_root
+from localtrack._store.schema import STREAMS
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 8
+"""How many fresh listings a query gets before a vanishing or bad file error is raised."""
+
+READ_ONLY_STATEMENTS = frozenset(
+    {
+        duckdb.StatementType.SELECT,
+        duckdb.StatementType.EXPLAIN,
+        duckdb.StatementType.PRAGMA,
+    }
+)
+
+
+def build_connection(listing: StoreListing) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with every view over `listing`, locked read-only."""
+    con = duckdb.connect(":memory:")
+    for stream, paths in listing.files.items():
+        if not paths:
+            con.register(views.empty_table_name(stream), STREAMS[stream].empty_table())
+        con.execute(views.stream_view_sql(stream, paths))
+    for stream in views.KEYED_STREAMS:
+        con.execute(views.keyed_view_sql(stream))
+    con.register(views.MARKERS_TABLE, markers_table(listing.runs))
+    con.register(views.LIVE_STATUS_TABLE, live_status_table(listing.runs))
+    con.execute(views.RUNS_VIEW_SQL)
+    for statement in views.lockdown_sql(listing.all_files()):
+        con.execute(statement)
+    return con
+
+
+def connect(
+    root: str | os.PathLike[str] | None = None, *, skip: tuple[Path, ...] = ()
+) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection with a view per stream over every run under `root`.
+
+    `root` defaults to $LOCALTRACK_DIR, then ./runs. Views: runs, scalars, histograms,
+    images, texts, meshes, hparams, graphs, embeddings, pr_curves, audio, video, events,
+    config, summary (docs/QUERY.md lists their columns).
+    """
+    return build_connection(list_store(runs_root(root), skip))
+
+
+USER_ERRORS: tuple[type[duckdb.Error], ...] = (
+    duckdb.ParserException,
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.PermissionException,
+    duckdb.InterruptException,
+    duckdb.OutOfMemoryException,
+    duckdb.NotImplementedException,
+)
+"""Errors the query itself causes; anything else may come from a vanished or damaged file."""
+
+FULL_CHECK_BYTES = 256 * 2**20
+"""In the error path, how much of the store is re-read in full to find a damaged file."""
+
+
+def _unreadable(path: Path, full: bool) -> str | None:
+    """Why pyarrow cannot read `path` as Parquet (footer, or every page when `full`), or None."""
+    try:
+        if full:
+            pq.read_table(path)
+        else:
+            pq.read_metadata(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, pa.ArrowException) as e:
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    return None
+
+
+def damaged_files(message: str, listing: StoreListing) -> tuple[list[Path], bool]:
+    """The listed files that cannot be read, and whether some listed file vanished.
+
+    Files the error names are checked first; then every footer; then, within
+    FULL_CHECK_BYTES, every page.
+    """
+    files = listing.all_files()
+    named = [p for p in files if str(p) in message]
+    for candidates, full in ((named, True), (files, False), (files, True)):
+        vanished = any(not p.exists() for p in candidates)
+        if vanished:
+            return [], True
+        budget = FULL_CHECK_BYTES
+        bad: list[tuple[Path, str]] = []
+        for path in candidates:
+            if full:
+                budget -= path.stat().st_size
+                if budget < 0:
+                    break
+            why = _unreadable(path, full)
+            if why is not None:
+                bad.append((path, why))
+        if bad:
+            for path, why in bad:
+                warn_skipped(path, why)
+            return [p for p, _ in bad], False
+    return [], False
+
+
+def run_with_retry(
+    root: str | os.PathLike[str] | None,
+    work: Callable[[duckdb.DuckDBPyConnection], T],
+) -> T:
+    """Run `work` on a fresh connection; on a vanished or unreadable file, re-list and retry."""
+    base = runs_root(root)
+    skip: set[Path] = set()
+    for attempt in range(MAX_ATTEMPTS):
+        listing = list_store(base, skip)
+        con = build_connection(listing)
+        try:
+            return work(con)
+        except duckdb.Error as e:
+            if isinstance(e, USER_ERRORS) or attempt == MAX_ATTEMPTS - 1:
+                raise
+            bad, vanished = damaged_files(str(e), listing)
+            if not bad and not vanished:
+                raise
+            skip.update(bad)
+        finally:
+            con.close()
+    raise AssertionError("unreachable")
+
+
+def check_read_only(query: str) -> None:
+    """Refuse statements other than queries (COPY, CREATE, SET …) with the fix in the message."""
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as e:
+        raise UsageError(f"cannot parse the query: {e}") from None
+    if not statements:
+        raise UsageError("the query is empty")
+    for s in statements:
+        if s.type not in READ_ONLY_STATEMENTS:
+            raise UsageError(
+                f"only queries run here, not {s.type.name} statements; to save a result, use "
+                "`localtrack sql --csv/--json/--parquet FILE`, or `.df()`/`.arrow()` in Python"
+            )
+
+
+def query_arrow(query: str, root: str | os.PathLike[str] | None = None) -> pa.Table:
+    """Run one read-only query over the store to completion and return its rows."""
+    check_read_only(query)
+
+    def work(con: duckdb.DuckDBPyConnection) -> pa.Table:
+        relation = con.sql(query)
+        return pa.table({}) if relation is None else relation.arrow().read_all()
+
+    return run_with_retry(root, work)
+
+
+def sql(query: str, root: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyRelation:
+    """Run `query` over every run under `root`; the result as a DuckDB relation.
+
+    The rows are read completely before this returns (retrying across compaction), so
+    `.df()`, `.pl()`, `.arrow()`, `.fetchall()` and `.show()` on the result never touch the store.
+    """
+    table = query_arrow(query, root)
+    return duckdb.connect(":memory:").from_arrow(table)

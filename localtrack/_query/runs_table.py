@@ -1,0 +1,77 @@
+"""The facts behind the `runs` view that are not in Parquet: markers, and live writers' status.
+
+Status follows docs/FORMAT.md as `localtrack._store.runs.run_status` computes it. A run none
+of whose writers touched a lease in the last LEASE_STALE_SECS cannot be `running`, so its
+status follows from its events alone and the view derives it in SQL; only runs with a fresh
+lease (the few that are training now) are checked here, one by one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pyarrow as pa
+
+from localtrack._query.files import RunEntry
+from localtrack._store.layout import WRITERS_DIR
+from localtrack._store.runs import LEASE_STALE_SECS, run_status
+from localtrack._store.schema import WALL_TIME
+
+MARKERS_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string()),
+        pa.field("project", pa.string()),
+        pa.field("name", pa.string()),
+        pa.field("created_at", WALL_TIME),
+        pa.field("api", pa.string()),
+        pa.field("path", pa.string()),
+    ]
+)
+
+LIVE_STATUS_SCHEMA = pa.schema([pa.field("run_id", pa.string()), pa.field("status", pa.string())])
+
+
+def markers_table(runs: list[RunEntry]) -> pa.Table:
+    """One row per run directory with its marker's fields."""
+    rows = {
+        "run_id": [r.marker.get("run_id") for r in runs],
+        "project": [r.marker.get("project") for r in runs],
+        "name": [r.marker.get("name") for r in runs],
+        "created_at": [int(float(r.marker.get("created_at") or 0) * 1e6) for r in runs],
+        "api": [r.marker.get("api") for r in runs],
+        "path": [str(r.path) for r in runs],
+    }
+    return pa.table(rows, schema=MARKERS_SCHEMA)
+
+
+def newest_lease(run: RunEntry) -> float | None:
+    """The mtime of the run's most recently touched writer lease, or None without leases."""
+    try:
+        entries = list(os.scandir(run.path / WRITERS_DIR))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    newest: float | None = None
+    for e in entries:
+        if not e.name.endswith(".lease"):
+            continue
+        try:
+            mtime = e.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        newest = mtime if newest is None else max(newest, mtime)
+    return newest
+
+
+def live_status_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
+    """Status of every run with a fresh lease, by run_status (pid and lease checks)."""
+    now = time.time() if now is None else now
+    ids: list[str] = []
+    statuses: list[str] = []
+    for run in runs:
+        touched = newest_lease(run)
+        if touched is None or now - touched >= LEASE_STALE_SECS:
+            continue
+        ids.append(run.marker["run_id"])
+        statuses.append(run_status(run.path, now))
+    return pa.table({"run_id": ids, "status": statuses}, schema=LIVE_STATUS_SCHEMA)

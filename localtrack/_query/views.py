@@ -1,0 +1,141 @@
+"""The SQL text of every view `connect()` creates: pure functions from file lists to SQL.
+
+Each stream view reads an explicit list of live segment files with one `read_parquet`, so
+DuckDB plans one scan per stream however many runs there are, and it selects the columns of
+docs/FORMAT.md by name (columns a newer minor writer adds are ignored). A stream with no
+files reads an empty registered table with the same columns, so every view always exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from localtrack._store.schema import STREAMS
+
+KEYED_STREAMS = ("config", "summary")
+"""Streams of (key, value) writes; their views hold the current value of each key."""
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def empty_table_name(stream: str) -> str:
+    return f"_localtrack_empty_{stream}"
+
+
+def raw_view_name(stream: str) -> str:
+    """The view of every row of a stream (for keyed streams the public view collapses it)."""
+    return f"_{stream}_rows" if stream in KEYED_STREAMS else stream
+
+
+def file_list_sql(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join(quote(str(p)) for p in paths) + "]"
+
+
+def stream_view_sql(stream: str, paths: Sequence[Path]) -> str:
+    """CREATE VIEW for one stream over `paths` (or over its empty table when there are none)."""
+    columns = ", ".join(ident(c) for c in STREAMS[stream].names)
+    if paths:
+        source = (
+            f"read_parquet({file_list_sql(paths)}, hive_partitioning = false, "
+            "binary_as_string = false)"
+        )
+    else:
+        source = ident(empty_table_name(stream))
+    return f"CREATE VIEW {ident(raw_view_name(stream))} AS SELECT {columns} FROM {source}"
+
+
+def keyed_view_sql(stream: str) -> str:
+    """The current value of each key of each run: the row with the greatest (wall_time, seq)."""
+    raw = ident(raw_view_name(stream))
+    return (
+        f"CREATE VIEW {ident(stream)} AS "
+        f"SELECT run_id, key, value::JSON AS value, wall_time FROM {raw} "
+        "QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY wall_time DESC, seq DESC) = 1"
+    )
+
+
+MARKERS_TABLE = "_localtrack_markers"
+LIVE_STATUS_TABLE = "_localtrack_live_status"
+
+RUNS_VIEW_SQL = f"""
+CREATE VIEW runs AS
+WITH writer_states AS (
+    SELECT run_id, writer,
+        bool_or(kind = 'start') AS started,
+        bool_or(kind = 'finish') AS finished,
+        arg_max(coalesce(status, 'finished'), wall_time) FILTER (WHERE kind = 'finish')
+            AS finish_status,
+        min(wall_time) FILTER (WHERE kind = 'start') AS started_at,
+        max(wall_time) FILTER (WHERE kind = 'finish') AS ended_at,
+        arg_min(payload, wall_time) FILTER (WHERE kind = 'start') AS start_payload,
+        min(rank) AS rank,
+        any_value(host) AS host
+    FROM events
+    GROUP BY run_id, writer
+),
+from_events AS (
+    SELECT run_id,
+        min(started_at) AS started_at,
+        CASE WHEN bool_and(finished) THEN max(ended_at) END AS ended_at,
+        CASE WHEN NOT bool_and(finished) THEN 'crashed'
+             WHEN bool_or(finish_status <> 'finished') THEN 'failed'
+             ELSE 'finished' END AS status,
+        arg_min(start_payload, (coalesce(rank, 0), started_at))
+            FILTER (WHERE start_payload IS NOT NULL) AS metadata,
+        arg_min(host, (coalesce(rank, 0), started_at)) AS host,
+        count(*) AS writers
+    FROM writer_states
+    GROUP BY run_id
+),
+configs AS (
+    SELECT run_id, map_from_entries(list((key, value) ORDER BY key)) AS config
+    FROM config GROUP BY run_id
+)
+SELECT
+    m.run_id,
+    m.project,
+    m.name,
+    coalesce(l.status, e.status, 'running') AS status,
+    coalesce(e.started_at, m.created_at) AS started_at,
+    CASE WHEN coalesce(l.status, e.status, 'running') <> 'running' THEN e.ended_at END
+        AS ended_at,
+    e.host,
+    coalesce(c.config, MAP {{}}::MAP(VARCHAR, JSON)) AS config,
+    coalesce(try_cast(json_extract(e.metadata, '$.tags') AS VARCHAR[]), []::VARCHAR[]) AS tags,
+    json_extract_string(e.metadata, '$.notes') AS notes,
+    json_extract_string(e.metadata, '$.group') AS "group",
+    json_extract_string(e.metadata, '$.job_type') AS job_type,
+    e.metadata::JSON AS metadata,
+    coalesce(e.writers, 0) AS writers,
+    m.api,
+    m.path
+FROM {MARKERS_TABLE} AS m
+LEFT JOIN from_events AS e USING (run_id)
+LEFT JOIN {LIVE_STATUS_TABLE} AS l USING (run_id)
+LEFT JOIN configs AS c USING (run_id)
+"""
+"""One row per run: marker fields, status and times from `events`, config as a MAP."""
+
+
+def lockdown_sql(paths: Sequence[Path]) -> list[str]:
+    """Statements that leave the connection able to read exactly `paths` and write nothing.
+
+    DuckDB keeps allowing these files after external access is switched off; every other
+    path (COPY TO, ATTACH, read_csv of anything, extensions) is refused, and the
+    configuration is locked so SQL cannot switch access back on.
+    """
+    return [
+        f"SET allowed_paths = {file_list_sql(paths)}",
+        "SET allowed_configs = ['threads', 'memory_limit', 'TimeZone', 'Calendar']",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ]
