@@ -1,0 +1,73 @@
+"""`localtrack show RUN`: one run's metadata, config, tags and every scalar tag's last/min/max."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import IO, Any
+
+import duckdb
+import pyarrow as pa
+
+from localtrack._cli import render
+from localtrack._cli.resolve import resolve_run
+from localtrack._query.connect import run_with_retry
+from localtrack._query.views import quote
+from localtrack._store.layout import runs_root
+
+_OTHER_STREAMS = ("histograms", "images", "texts", "meshes", "hparams", "graphs", "embeddings",
+                  "pr_curves", "audio", "video")  # fmt: skip
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "show",
+        help="show one run: metadata, config, tags and every scalar's last/min/max",
+        description="Show one run. RUN is a run id (or a unique prefix), a name, or a path.",
+    )
+    p.add_argument("run_ref", metavar="RUN", help="run id, unique id prefix, name, or path")
+    p.set_defaults(run=run)
+
+
+def gather(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    out = {
+        "run": con.sql("SELECT * EXCLUDE (config) FROM runs").arrow().read_all(),
+        "config": con.sql("SELECT key, value FROM config ORDER BY key").arrow().read_all(),
+        "summary": con.sql("SELECT key, value FROM summary ORDER BY key").arrow().read_all(),
+        "scalars": con.sql(
+            "SELECT tag, count(*) AS points, max(step) AS last_step, "
+            "arg_max(value, step) AS last, min(value) AS min, max(value) AS max "
+            "FROM scalars GROUP BY tag ORDER BY tag"
+        )
+        .arrow()
+        .read_all(),
+    }
+    counts = " UNION ALL ".join(
+        f"SELECT {quote(s)} AS stream, count(*) AS rows, count(DISTINCT tag) AS tags FROM {s}"
+        for s in _OTHER_STREAMS
+    )
+    out["streams"] = con.sql(f"SELECT * FROM ({counts}) WHERE rows > 0").arrow().read_all()
+    return out
+
+
+def print_run(facts: dict[str, pa.Table], out: IO[str]) -> None:
+    rows = facts["run"].to_pylist()
+    info: dict[str, Any] = rows[0] if rows else {}
+    metadata = json.loads(info.pop("metadata", None) or "{}")
+    for key, value in info.items():
+        if value not in (None, [], ""):
+            print(f"{key:<11} {render.cell(value)}", file=out)
+    for key in ("git", "argv", "cwd", "python", "torch", "world_size"):
+        if metadata.get(key) not in (None, [], ""):
+            print(f"{key:<11} {render.cell(metadata[key])}", file=out)
+    for title in ("config", "summary", "scalars", "streams"):
+        if facts[title].num_rows:
+            print(f"\n{title}:", file=out)
+            render.write_table(facts[title], out)
+
+
+def run(args: argparse.Namespace) -> int:
+    entry = resolve_run(runs_root(args.root), args.run_ref)
+    print_run(run_with_retry(entry.path, gather), sys.stdout)
+    return 0
