@@ -76,7 +76,9 @@ class Server:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {(self.dir / 'server.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"mlflow server exited: {(self.dir / 'server.log').read_text()[-3000:]}"
+                )
             try:
                 if requests.get(self.url + "/health", timeout=2).status_code == 200:
                     return

@@ -1,0 +1,8 @@
+"""Unit tests of the sync daemon's pure parts (planning, encoding, state)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

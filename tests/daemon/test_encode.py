@@ -1,0 +1,100 @@
+import json
+import math
+
+import pytest
+from localtrack_daemon import encode
+from mlflow.utils.validation import _validate_metric_name, _validate_param_name
+
+ODD_KEYS = [
+    "Loss/train",
+    "acc",
+    "a b:c-d.e",
+    "ünïcode/ключ",
+    "emoji🙂",
+    "a@b",
+    "f(x)",
+    "a//b",
+    "/abs",
+    "a/",
+    "../x",
+    "..x",
+    ".",
+    "./x",
+    "",
+    "x" * 300,
+    "a/" + "y" * 260 + "/",
+    "%+",
+    "a/./b",
+]
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_every_mapped_key_is_one_mlflow_accepts(key):
+    mapped = encode.mlflow_key(key)
+    _validate_metric_name(mapped)  # MLflow's own validators raise on a key it rejects
+    _validate_param_name(mapped)
+    assert encode.key_is_accepted(mapped)
+
+
+@pytest.mark.parametrize("key", ["Loss/train", "acc", "a b:c-d.e", "ünïcode/ключ", "x" * 250])
+def test_accepted_keys_stay_as_they_are(key):
+    assert encode.mlflow_key(key) == key
+
+
+def test_mapping_is_deterministic_and_never_merges_two_keys():
+    mapped = [encode.mlflow_key(k) for k in ODD_KEYS]
+    assert mapped == [encode.mlflow_key(k) for k in ODD_KEYS]
+    assert len(set(mapped)) == len(ODD_KEYS)
+    assert encode.mlflow_key("a@b") != encode.mlflow_key("a_b")
+    assert encode.key_map(["ok", "a@b"]) == {"a@b": encode.mlflow_key("a@b")}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (math.nan, '"NaN"'),
+        (math.inf, '"Infinity"'),
+        (-math.inf, '"-Infinity"'),
+        (1.5, "1.5"),
+        (1e300, "1e+300"),
+        (-0.0, "-0.0"),
+        (5e-324, "5e-324"),
+    ],
+)
+def test_values_are_encoded_as_mlflow_parses_them(value, text):
+    assert encode.encode_value(value) == text
+
+
+def test_metrics_body_is_json_with_the_original_step_and_timestamp():
+    body = encode.metrics_body("r1", ["k", "k"], [math.nan, 2.0], [10, 11], [-(2**63), 2**63 - 1])
+    data = json.loads(body)
+    assert data["run_id"] == "r1"
+    assert data["metrics"] == [
+        {"key": "k", "value": "NaN", "timestamp": 10, "step": -(2**63)},
+        {"key": "k", "value": 2.0, "timestamp": 11, "step": 2**63 - 1},
+    ]
+
+
+def test_param_values_are_strings_bare_and_other_json_as_text():
+    assert encode.param_value('"adam"') == "adam"
+    assert encode.param_value("0.001") == "0.001"
+    assert encode.param_value("[1, 2]") == "[1, 2]"
+    assert encode.param_value('{"a": true}') == '{"a": true}'
+
+
+def test_nested_config_is_flattened_with_slashes():
+    assert encode.flatten({"opt": {"lr": 1, "betas": [0.9]}, "bs": 8, "empty": {}}) == {
+        "opt/lr": 1,
+        "opt/betas": [0.9],
+        "bs": 8,
+        "empty": {},
+    }
+
+
+def test_truncation_says_when_it_cut():
+    assert encode.truncate("abc", 5) == ("abc", False)
+    assert encode.truncate("x" * 7000, 6000) == ("x" * 6000, True)
+
+
+def test_timestamps_floor_to_milliseconds():
+    assert encode.timestamp_ms(1_700_000_000_123_999) == 1_700_000_000_123

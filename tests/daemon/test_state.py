@@ -1,0 +1,61 @@
+import json
+
+from localtrack_daemon.remote import classify
+from localtrack_daemon.state import (
+    Problem,
+    SyncState,
+    load_state,
+    public_url,
+    remote_name,
+    save_state,
+    state_path,
+)
+
+from localtrack._errors import NeedsPerson, RetryLater
+
+
+def test_remote_is_named_without_credentials():
+    uri = "https://alice:hunter2@mlflow.example.org:8443/base/?x=1"
+    assert public_url(uri) == "https://mlflow.example.org:8443/base"
+    name = remote_name(uri)
+    assert "hunter2" not in name and "alice" not in name
+    assert name == remote_name("https://mlflow.example.org:8443/base")
+
+
+def test_state_round_trips_atomically_and_holds_no_secret(tmp_path):
+    uri = "http://bob:s3cret-pw@127.0.0.1:5000"
+    state = load_state(tmp_path, uri, "run1")
+    state.mlflow_run_id = "abc"
+    state.progress("scalars", "00aa11bb").mark_done(4)
+    state.progress("scalars", "00aa11bb").mark_partial(5, 17)
+    state.problem = Problem("retry_later", "cannot reach", 1.0)
+    save_state(tmp_path, uri, state)
+    text = state_path(tmp_path, uri).read_text()
+    assert "s3cret-pw" not in text and "bob" not in text
+    again = load_state(tmp_path, uri, "run1")
+    assert again.to_json() == state.to_json()
+    assert again.streams["scalars"]["00aa11bb"].rows_done(5) == 17
+    assert [p.name for p in (tmp_path / "sync").iterdir()] == [state_path(tmp_path, uri).name]
+
+
+def test_state_of_another_run_or_unreadable_is_ignored(tmp_path):
+    uri = "http://127.0.0.1:5000"
+    save_state(tmp_path, uri, SyncState(remote=uri, local_run_id="other", mlflow_run_id="x"))
+    assert load_state(tmp_path, uri, "mine").mlflow_run_id is None
+    state_path(tmp_path, uri).write_text("{not json")
+    assert load_state(tmp_path, uri, "mine").mlflow_run_id is None
+    state_path(tmp_path, uri).write_text(json.dumps({"format": "localtrack-sync", "version": 99}))
+    assert load_state(tmp_path, uri, "mine").mlflow_run_id is None
+
+
+def test_failures_are_classed():
+    for status in (500, 502, 503, 504, 429, 408):
+        assert isinstance(classify(status, "", "x"), RetryLater)
+    for status in (400, 401, 403, 404):
+        assert isinstance(classify(status, "", "x"), NeedsPerson)
+    e = classify(
+        400,
+        '{"error_code": "INVALID_PARAMETER_VALUE", "message": "Changing param values is not allowed"}',
+        "x",
+    )
+    assert "Changing param values" in str(e)
