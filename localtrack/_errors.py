@@ -9,6 +9,8 @@
           ├── RetryLater                    connection, timeout, 5xx, 429: try again later
           └── NeedsPerson                   auth, permission, rejected value: a person must act
 
+    LocaltrackWarning (UserWarning)         bad data skipped in a training loop
+
 Each subclass also inherits the fitting builtin, so `except ValueError` keeps working.
 """
 
@@ -55,3 +57,7 @@ class NeedsPerson(SyncError):
     """A failure retrying cannot fix (auth, permission, a value the remote rejects)."""
 
     retry = False
+
+
+class LocaltrackWarning(UserWarning):
+    """Bad data in a training loop: the item was skipped, everything else was kept."""

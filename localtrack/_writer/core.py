@@ -1,0 +1,242 @@
+"""One writer process's connection to a run: column buffers in, sealed segments out.
+
+The hot path only appends a tuple to a list (no I/O, no lock). A daemon thread seals every
+buffer every `flush_secs` (and sooner when a buffer passes `max_rows`): it takes the rows
+present with one slice and deletes them with one `del` (both atomic under the GIL, while
+appends only ever add at the end), builds Arrow tables, and publishes them as segments in
+sequence order. Memory is bounded: at 4 x max_rows buffered rows the policy `on_full`
+applies, "block" (the logging call waits for the sealer) or "drop" (the row is dropped and
+counted in `dropped`). Sealed segments survive SIGKILL; close() loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from localtrack._store.compaction import delete_segments, merge_segments, plan_tail_merge
+from localtrack._store.layout import SegmentName, lease_path
+from localtrack._store.marker import Marker, create_or_join
+from localtrack._store.runs import LEASE_TOUCH_SECS
+from localtrack._store.schema import STREAMS, TAGGED_STREAMS
+from localtrack._store.segments import publish
+from localtrack._writer import lifecycle
+from localtrack._writer.identity import WriterIdentity, run_metadata
+from localtrack._writer.sealing import seal_records, seal_scalars, seal_tagged
+from localtrack._writer.values import WarnOnce
+
+DELETE_GRACE_SECS = 5.0
+"""Compacted inputs stay this long so queries that listed them can finish reading."""
+
+ON_FULL = ("block", "drop")
+
+
+class RunWriter:
+    """Buffers, the sealer thread and the lifecycle of one process writing one run."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        proposed: Marker,
+        *,
+        flush_secs: float = 0.5,
+        max_rows: int = 65536,
+        on_full: str = "block",
+        start_payload: dict[str, Any] | None = None,
+    ) -> None:
+        if on_full not in ON_FULL:
+            raise ValueError(f"on_full must be one of {ON_FULL}, got {on_full!r}")
+        if not flush_secs > 0:
+            raise ValueError(f"flush_secs must be > 0 seconds, got {flush_secs!r}")
+        self.run_dir = Path(run_dir)
+        self.identity = WriterIdentity.here()
+        self.marker, self.created = create_or_join(self.run_dir, proposed)
+        self.run_id = self.marker["run_id"]
+        self.flush_secs = float(flush_secs)
+        self.max_rows = int(max_rows)
+        self.hard_cap = 4 * self.max_rows
+        self.on_full = on_full
+        self.dropped = 0
+        self.warn = WarnOnce()
+        self.buffers: dict[str, list[Any]] = {s: [] for s in STREAMS}
+        self._next_seq = dict.fromkeys(STREAMS, 0)
+        self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
+        self._mine: dict[str, list[SegmentName]] = {s: [] for s in STREAMS}
+        self._doomed: list[tuple[float, str, list[SegmentName]]] = []
+        self._seal_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._drained = threading.Event()
+        self._stopping = False
+        self.closed = False
+        self._io_error_reported = False
+        self._touch_lease(create=True)
+        payload = {**run_metadata(self.identity), **(start_payload or {})}
+        self.record("events", {"kind": "start", "payload": json.dumps(payload, default=str)})
+        self.flush()
+        self._thread = threading.Thread(target=self._loop, name="localtrack-sealer", daemon=True)
+        self._thread.start()
+        lifecycle.register(self)
+
+    # ---- hot-path support -------------------------------------------------------------
+
+    def pressure(self, rows: list[Any]) -> None:
+        """Called by the hot path when a buffer passed max_rows: wake the sealer, apply policy."""
+        self._wake.set()
+        if len(rows) < self.hard_cap:
+            return
+        if self.on_full == "drop" or not self._thread.is_alive():
+            rows.pop()
+            self.dropped += 1
+            return
+        while len(rows) >= self.hard_cap and self._thread.is_alive():
+            self._drained.clear()
+            self._wake.set()
+            self._drained.wait(0.05)
+
+    def record(self, stream: str, row: dict[str, Any]) -> None:
+        """Buffer one row of an untagged stream (events, config, summary)."""
+        row.setdefault("wall_time", time.time())
+        self.buffers[stream].append(row)
+
+    # ---- sealing -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Seal and publish everything logged so far; returns once it is on disk."""
+        with self._seal_lock:
+            self._seal_all()
+
+    def _seal_all(self, compact: bool = True) -> None:
+        for stream, rows in self.buffers.items():
+            n = len(rows)
+            if n == 0:
+                continue
+            chunk = rows[:n]
+            del rows[:n]
+            seq = self._next_seq[stream]
+            table = self._build(stream, chunk, seq)
+            if table is not None:
+                self._next_seq[stream] = seq + 1
+                self._unpublished[stream].append(
+                    (SegmentName(self.identity.writer, seq, seq), table)
+                )
+        self._drained.set()
+        for stream, queue in self._unpublished.items():
+            while queue:
+                name, table = queue[0]
+                try:
+                    publish(self.run_dir, stream, name, table)
+                except OSError as exc:
+                    self._report_io_error(exc)
+                    break
+                queue.pop(0)
+                self._mine[stream].append(name)
+            if compact:
+                self._compact(stream)
+
+    def _build(self, stream: str, chunk: list[Any], seq: int) -> pa.Table | None:
+        """The chunk's table; should one row break building, the others are still kept."""
+        try:
+            return self._build_rows(stream, chunk, seq)
+        except Exception as exc:
+            good = [row for row in chunk if self._builds(stream, row, seq)]
+            print(
+                f"localtrack: {len(chunk) - len(good)} {stream} row(s) could not be stored "
+                f"({exc!r}); the other {len(good)} were kept",
+                file=sys.stderr,
+            )
+            return self._build_rows(stream, good, seq) if good else None
+
+    def _builds(self, stream: str, row: Any, seq: int) -> bool:
+        try:
+            self._build_rows(stream, [row], seq)
+        except Exception:
+            return False
+        return True
+
+    def _build_rows(self, stream: str, chunk: list[Any], seq: int) -> pa.Table | None:
+        ident, run_id = self.identity, self.run_id
+        if stream == "scalars":
+            return seal_scalars(chunk, run_id, ident, seq, self.warn)
+        if stream in TAGGED_STREAMS:
+            return seal_tagged(stream, chunk, run_id, ident, seq, self.warn)
+        return seal_records(stream, chunk, run_id, ident, seq)
+
+    def _compact(self, stream: str) -> None:
+        mine = self._mine[stream]
+        while (group := plan_tail_merge(mine)) is not None:
+            try:
+                merged = merge_segments(self.run_dir, stream, group)
+            except OSError as exc:
+                self._report_io_error(exc)
+                return
+            del mine[-len(group) :]
+            mine.append(merged)
+            self._doomed.append((time.monotonic() + DELETE_GRACE_SECS, stream, group))
+
+    def _delete_doomed(self, everything: bool = False) -> None:
+        now = time.monotonic()
+        keep = []
+        for deadline, stream, group in self._doomed:
+            if everything or deadline <= now:
+                delete_segments(self.run_dir, stream, group)
+            else:
+                keep.append((deadline, stream, group))
+        self._doomed = keep
+
+    def _report_io_error(self, exc: OSError) -> None:
+        if not self._io_error_reported:
+            self._io_error_reported = True
+            print(
+                f"localtrack: cannot write to {self.run_dir}: {exc}. Everything already "
+                "sealed is on disk; new rows are kept in memory and retried.",
+                file=sys.stderr,
+            )
+
+    def _touch_lease(self, create: bool = False) -> None:
+        path = lease_path(self.run_dir, self.identity.writer)
+        try:
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        except OSError as exc:
+            self._report_io_error(exc)
+
+    def _loop(self) -> None:
+        next_lease = time.monotonic() + LEASE_TOUCH_SECS
+        while True:
+            self._wake.wait(self.flush_secs)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                with self._seal_lock:
+                    self._seal_all()
+                if time.monotonic() >= next_lease:
+                    self._touch_lease()
+                    next_lease = time.monotonic() + LEASE_TOUCH_SECS
+                self._delete_doomed()
+            except Exception as exc:  # the sealer must outlive any single failure
+                print(f"localtrack: sealing failed, will retry: {exc!r}", file=sys.stderr)
+
+    # ---- end ------------------------------------------------------------------------------
+
+    def close(self, status: str = "finished", exit_code: int | None = None) -> None:
+        """Seal everything, record how the run ended, stop the sealer. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        self.record("events", {"kind": "finish", "status": status, "exit_code": exit_code})
+        with self._seal_lock:
+            self._seal_all(compact=False)
+        self._delete_doomed(everything=True)
+        lifecycle.unregister(self)
