@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from localtrack._query.compact import CompactionReport, compact
 from localtrack._query.connect import connect, sql
 
-__all__ = ["connect", "sql"]
+__all__ = ["CompactionReport", "compact", "connect", "sql"]

@@ -14,6 +14,7 @@ it is reported and skipped, never deleted).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -69,7 +70,7 @@ def connect(
     images, texts, meshes, hparams, graphs, embeddings, pr_curves, audio, video, events,
     config, summary (docs/QUERY.md lists their columns).
     """
-    return build_connection(list_store(runs_root(root), skip))
+    return run_with_retry(root, lambda con: con, skip=skip, close=False)
 
 
 USER_ERRORS: tuple[type[duckdb.Error], ...] = (
@@ -78,7 +79,6 @@ USER_ERRORS: tuple[type[duckdb.Error], ...] = (
     duckdb.CatalogException,
     duckdb.ConversionException,
     duckdb.OutOfRangeException,
-    duckdb.PermissionException,
     duckdb.InterruptException,
     duckdb.OutOfMemoryException,
     duckdb.NotImplementedException,
@@ -103,15 +103,18 @@ def _unreadable(path: Path, full: bool) -> str | None:
     return None
 
 
-def damaged_files(message: str, listing: StoreListing) -> tuple[list[Path], bool]:
+def damaged_files(
+    message: str, listing: StoreListing, named_only: bool = False
+) -> tuple[list[Path], bool]:
     """The listed files that cannot be read, and whether some listed file vanished.
 
-    Files the error names are checked first; then every footer; then, within
-    FULL_CHECK_BYTES, every page.
+    Files the error names are checked first; then (unless `named_only`) every footer; then,
+    within FULL_CHECK_BYTES, every page.
     """
     files = listing.all_files()
     named = [p for p in files if str(p) in message]
-    for candidates, full in ((named, True), (files, False), (files, True)):
+    rounds = [(named, True)] if named_only else [(named, True), (files, False), (files, True)]
+    for candidates, full in rounds:
         vanished = any(not p.exists() for p in candidates)
         if vanished:
             return [], True
@@ -135,24 +138,38 @@ def damaged_files(message: str, listing: StoreListing) -> tuple[list[Path], bool
 def run_with_retry(
     root: str | os.PathLike[str] | None,
     work: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    skip: tuple[Path, ...] = (),
+    close: bool = True,
 ) -> T:
-    """Run `work` on a fresh connection; on a vanished or unreadable file, re-list and retry."""
+    """Run `work` on a fresh connection; on a vanished or unreadable file, re-list and retry.
+
+    The connection is closed afterwards unless `close` is false (connect() hands it out).
+    """
     base = runs_root(root)
-    skip: set[Path] = set()
+    skipped: set[Path] = set(skip)
     for attempt in range(MAX_ATTEMPTS):
-        listing = list_store(base, skip)
-        con = build_connection(listing)
+        listing = list_store(base, skipped)
+        con: duckdb.DuckDBPyConnection | None = None
+        ok = False
         try:
-            return work(con)
+            con = build_connection(listing)
+            result = work(con)
+            ok = True
+            return result
         except duckdb.Error as e:
             if isinstance(e, USER_ERRORS) or attempt == MAX_ATTEMPTS - 1:
                 raise
-            bad, vanished = damaged_files(str(e), listing)
+            # A vanished file reads as a glob nobody may open: a PermissionException.
+            only_named = isinstance(e, duckdb.PermissionException)
+            bad, vanished = damaged_files(str(e), listing, only_named)
             if not bad and not vanished:
                 raise
-            skip.update(bad)
+            skipped.update(bad)
+            time.sleep(0.01 * attempt)
         finally:
-            con.close()
+            if con is not None and (close or not ok):
+                con.close()
     raise AssertionError("unreachable")
 
 
