@@ -41,13 +41,15 @@ def new_rows_query(seen: dict[str, int], tag: str | None, limit: int | None) -> 
     cases = " ".join(f"WHEN {quote(w)} THEN {s}" for w, s in seen.items())
     newer = f"seq > CASE writer {cases} ELSE -1 END" if seen else "TRUE"
     tag_filter = f" AND tag LIKE {quote(tag)}" if tag else ""
-    order = "wall_time, writer, seq, step"
+    columns = ("wall_time", "writer", "seq", "step")
+    order = ", ".join(columns)
+    newest_first = ", ".join(f"{c} DESC" for c in columns)
     inner = (
         f"SELECT wall_time, step, tag, value, writer, seq FROM scalars WHERE {newer}{tag_filter}"
     )
     if limit is None:
         return f"{inner} ORDER BY {order}"
-    return f"SELECT * FROM ({inner} ORDER BY {order} DESC LIMIT {limit}) ORDER BY {order}"
+    return f"SELECT * FROM ({inner} ORDER BY {newest_first} LIMIT {limit}) ORDER BY {order}"
 
 
 def status_of(con: duckdb.DuckDBPyConnection) -> str:
