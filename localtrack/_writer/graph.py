@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 from localtrack._writer.values import BadValue
@@ -15,7 +16,9 @@ def graph_payload(model: Any, input_to_model: Any, use_strict_trace: bool = True
         raise BadValue("add_graph needs input_to_model (an example input) to trace the model")
     args = input_to_model if isinstance(input_to_model, tuple) else (input_to_model,)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch 2.13 deprecates jit.trace; TensorBoard's add_graph still traces with it.
+            warnings.simplefilter("ignore")
             traced = torch.jit.trace(model, args, strict=use_strict_trace, check_trace=False)
     except Exception as exc:
         raise BadValue(f"torch.jit.trace could not trace the model: {exc}") from exc

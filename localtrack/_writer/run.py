@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from localtrack._errors import ClosedError, RunNotFoundError, UsageError
 from localtrack._store.layout import MARKER_NAME, runs_root, safe_component
 from localtrack._store.marker import make_marker, new_run_id, read_marker
@@ -124,7 +126,7 @@ class Run:
             return
         try:
             stream, payload = self._classify(value)
-        except BadValue as exc:
+        except (BadValue, UsageError, TypeError, ValueError) as exc:
             self._core.warn(key, f"log:{type(value).__name__}", str(exc), stacklevel=5)
             return
         if stream == "scalars":
@@ -147,9 +149,8 @@ class Run:
             return "texts", {"text": value}
         if value is None:
             raise BadValue("None is not a value; leave the key out instead")
-        if (is_tensor(value) and value.numel() > 1) or (
-            hasattr(value, "shape") and getattr(value, "size", 1) > 1
-        ):
+        many = value.numel() > 1 if is_tensor(value) else np.size(value) > 1
+        if many and (is_tensor(value) or isinstance(value, np.ndarray | list | tuple)):
             snap = snapshot(value, "an array")
             return "histograms", lambda: histogram_payload(to_numpy(snap, "an array"), 64)
         return "scalars", capture_scalar(value)
