@@ -1,0 +1,93 @@
+"""Many writers, no coordination: DDP-style ranks write one run; memory stays bounded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pyarrow.compute as pc
+
+from localtrack import SummaryWriter
+from localtrack._store.segments import read_stream
+
+RANK_CODE = textwrap.dedent(
+    """
+    import sys, localtrack
+    w = localtrack.SummaryWriter(sys.argv[1], flush_secs=0.05)
+    for step in range(int(sys.argv[2])):
+        w.add_scalar("loss", float(step), step)
+        if step % 100 == 0:
+            w.add_histogram("w", [step, step + 1], step)
+    w.close()
+    """
+)
+
+
+def test_four_ranks_write_one_run(tmp_path):
+    run, n = tmp_path / "ddp", 5000
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RANK_CODE, str(run), str(n)],
+            env={**os.environ, "RANK": str(rank), "WORLD_SIZE": "4"},
+        )
+        for rank in range(4)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    table = read_stream(run, "scalars")
+    assert table is not None and table.num_rows == 4 * n
+    for rank in range(4):
+        mine = table.filter(pc.equal(table.column("rank"), rank))
+        assert sorted(mine.column("step").to_pylist()) == list(range(n))
+    assert len(set(table.column("run_id").to_pylist())) == 1
+    assert len(set(table.column("pid").to_pylist())) == 4
+
+
+def test_drop_policy_bounds_memory_and_counts_what_it_dropped(tmp_path, monkeypatch):
+    import localtrack._writer.core as core
+
+    real_publish = core.publish
+
+    def slow_publish(*args):
+        time.sleep(0.2)
+        return real_publish(*args)
+
+    monkeypatch.setattr(core, "publish", slow_publish)
+    w = SummaryWriter(tmp_path / "r", on_full="drop")
+    w._core.max_rows = w._max_rows = 100
+    w._core.hard_cap = 400
+    peak = 0
+    for step in range(20_000):
+        w.add_scalar("x", 1.0, step)
+        peak = max(peak, len(w._core.buffers["scalars"]))
+    dropped = w._core.dropped
+    w.close()
+    assert peak <= 400
+    assert dropped > 0
+    stored = read_stream(tmp_path / "r", "scalars")
+    assert stored is not None and stored.num_rows == 20_000 - dropped
+
+
+def test_block_policy_waits_and_keeps_everything(tmp_path, monkeypatch):
+    import localtrack._writer.core as core
+
+    real_publish = core.publish
+
+    def slow_publish(*args):
+        time.sleep(0.05)
+        return real_publish(*args)
+
+    monkeypatch.setattr(core, "publish", slow_publish)
+    w = SummaryWriter(tmp_path / "r")
+    w._core.max_rows = w._max_rows = 100
+    w._core.hard_cap = 400
+    peak = 0
+    for step in range(5_000):
+        w.add_scalar("x", 1.0, step)
+        peak = max(peak, len(w._core.buffers["scalars"]))
+    w.close()
+    assert peak <= 400 and w._core.dropped == 0
+    stored = read_stream(tmp_path / "r", "scalars")
+    assert stored is not None and sorted(stored.column("step").to_pylist()) == list(range(5_000))
