@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _common(d)
     d.add_argument("--rescan", type=float, default=30.0, help="seconds between full rescans (30)")
+    d.add_argument(
+        "--backoff-max",
+        type=float,
+        default=60.0,
+        help="longest wait, in seconds, between retries while the server is unreachable (60)",
+    )
     d.add_argument("--log", help="append the event log to this file instead of stderr")
     d.set_defaults(func=cmd_daemon)
     s = subparsers.add_parser(
@@ -80,6 +86,7 @@ def _options(args: argparse.Namespace, *, once: bool) -> Options:
         rescan_s=getattr(args, "rescan", 30.0),
         grace_s=args.grace,
         timeout_s=args.timeout,
+        backoff_max_s=getattr(args, "backoff_max", 60.0),
         once=once,
     )
 

@@ -184,7 +184,7 @@ class RunUpload:
             rows = cfg.select(["key", "value", "wall_time", "seq"]).to_pylist()
             rows.sort(key=lambda r: (r["wall_time"], r["seq"]))
             for r in rows:
-                params[r["key"]] = encode.param_value(r["value"])
+                params.update(_config_params(r["key"], r["value"]))
         return params
 
     def sync_params(self) -> None:
@@ -349,6 +349,18 @@ class RunUpload:
         leases = list((self.run_dir / "writers").glob("*.lease"))
         times = [p.stat().st_mtime for p in leases if p.exists()]
         return max(times, default=self.marker["created_at"])
+
+
+def _config_params(key: str, json_text: str) -> dict[str, str]:
+    """One config row as params: a JSON object value is flattened under its key with `/`."""
+    try:
+        value = json.loads(json_text)
+    except ValueError:
+        return {key: json_text}
+    if isinstance(value, dict) and value:
+        flat = encode.flatten(value, key)
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in flat.items()}
+    return {key: encode.param_value(json_text)}
 
 
 def _start_payload(events: pa.Table | None) -> dict[str, Any]:
