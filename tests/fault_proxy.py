@@ -42,7 +42,7 @@ class FaultProxy:
             def do_GET(self) -> None:
                 proxy.handle(self)
 
-            do_POST = do_PUT = do_GET
+            do_POST = do_PUT = do_GET  # noqa: N815
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
