@@ -26,7 +26,11 @@ from .report import report_all
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", help="runs root (default: $LOCALTRACK_DIR, else ./runs)")
+    p.add_argument(
+        "--root",
+        default=argparse.SUPPRESS,
+        help="runs root (default: $LOCALTRACK_DIR, else ./runs)",
+    )
     p.add_argument("--uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     p.add_argument("--workers", type=int, default=4, help="runs uploaded in parallel (4)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
@@ -39,7 +43,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add the `daemon` and `sync` subcommands; each sets `func(args) -> exit code`."""
+    """Add the `daemon` and `sync` subcommands; each sets `run(args) -> exit code`."""
     d = subparsers.add_parser(
         "daemon",
         help="upload runs to MLflow continuously",
@@ -55,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="longest wait, in seconds, between retries while the server is unreachable (60)",
     )
     d.add_argument("--log", help="append the event log to this file instead of stderr")
-    d.set_defaults(func=cmd_daemon)
+    d.set_defaults(run=cmd_daemon)
     s = subparsers.add_parser(
         "sync",
         help="upload runs to MLflow once, or show sync status",
@@ -66,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mode = s.add_mutually_exclusive_group(required=True)
     mode.add_argument("--once", action="store_true", help="upload everything pending, then exit")
     mode.add_argument("--status", action="store_true", help="one line per run")
-    s.set_defaults(func=cmd_sync)
+    s.set_defaults(run=cmd_sync)
 
 
 def _uri(args: argparse.Namespace) -> str:
@@ -80,7 +84,7 @@ def _uri(args: argparse.Namespace) -> str:
 
 def _options(args: argparse.Namespace, *, once: bool) -> Options:
     return Options(
-        root=runs_root(args.root).absolute(),
+        root=runs_root(getattr(args, "root", None)).absolute(),
         uri=_uri(args),
         workers=args.workers,
         rescan_s=getattr(args, "rescan", 30.0),
@@ -149,5 +153,5 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    code: int = args.run(args)
     return code
