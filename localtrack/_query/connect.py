@@ -56,8 +56,9 @@ def build_connection(listing: StoreListing) -> duckdb.DuckDBPyConnection:
     con.register(views.MARKERS_TABLE, markers_table(listing.runs))
     con.register(views.LIVE_STATUS_TABLE, live_status_table(listing.runs))
     con.execute(views.RUNS_VIEW_SQL)
-    for statement in views.lockdown_sql(listing.all_files()):
-        con.execute(statement)
+    allowed = [str(p) for p in listing.all_files()]
+    for statement in views.LOCKDOWN_SQL:
+        con.execute(statement, {"paths": allowed} if "$paths" in statement else None)
     return con
 
 

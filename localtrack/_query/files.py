@@ -99,6 +99,15 @@ def warn_skipped(path: Path, why: str) -> None:
     )
 
 
+def stream_dirs(run_dir: Path) -> list[str]:
+    """Names of the run's stream folders that exist (one directory scan, no per-stream probe)."""
+    try:
+        with os.scandir(run_dir) as entries:
+            return [e.name for e in entries if e.name in STREAMS and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def list_store(root: Path, skip: Iterable[Path] = ()) -> StoreListing:
     """List every run under `root` and the live files of each stream, minus `skip`.
 
@@ -113,7 +122,8 @@ def list_store(root: Path, skip: Iterable[Path] = ()) -> StoreListing:
         except FileNotFoundError:
             continue  # removed while we looked (localtrack rm)
         listing.runs.append(RunEntry(run_dir, marker))
-        for stream, paths in listing.files.items():
+        for stream in stream_dirs(run_dir):
+            paths = listing.files[stream]
             for path in stream_files(run_dir / stream):
                 if path in skipped:
                     continue

@@ -126,16 +126,14 @@ LEFT JOIN configs AS c USING (run_id)
 """One row per run: marker fields, status and times from `events`, config as a MAP."""
 
 
-def lockdown_sql(paths: Sequence[Path]) -> list[str]:
-    """Statements that leave the connection able to read exactly `paths` and write nothing.
+LOCKDOWN_SQL = (
+    "SET allowed_paths = $paths",
+    "SET allowed_configs = ['threads', 'memory_limit', 'TimeZone', 'Calendar']",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+"""Statements that leave a connection able to read exactly the files in $paths, write nothing.
 
-    DuckDB keeps allowing these files after external access is switched off; every other
-    path (COPY TO, ATTACH, read_csv of anything, extensions) is refused, and the
-    configuration is locked so SQL cannot switch access back on.
-    """
-    return [
-        f"SET allowed_paths = {file_list_sql(paths)}",
-        "SET allowed_configs = ['threads', 'memory_limit', 'TimeZone', 'Calendar']",
-        "SET enable_external_access = false",
-        "SET lock_configuration = true",
-    ]
+DuckDB keeps allowing those files after external access is switched off; every other path
+(COPY TO, ATTACH, read_csv of anything, extensions) is refused, and the configuration is
+locked so SQL cannot switch access back on."""

@@ -1,0 +1,234 @@
+"""Query speed: localtrack vs TensorBoard's readers (tbparse, EventAccumulator) and MLflow.
+
+Builds, under a temporary folder, the same scalar points as a localtrack store, as TensorBoard
+event files and as an MLflow store, then times each reader in one run and prints medians and
+ratios. Run it through `scripts/bench_query` (installs the `bench` extra first).
+
+    python scripts/bench_query.py --points 200000 --runs 1000 --run-points 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from localtrack._query import connect, sql
+from localtrack._store.layout import SegmentName
+from localtrack._store.marker import create_or_join, make_marker
+from localtrack._store.schema import STREAMS
+from localtrack._store.segments import publish
+
+TAG = "Loss/train"
+T0 = 1_764_000_000.0
+
+
+def scalar_table(run_id: str, steps: np.ndarray, values: np.ndarray) -> pa.Table:
+    n = len(steps)
+    wall = ((T0 + steps * 0.01) * 1e6).astype("int64").astype("datetime64[us]")
+    return pa.table(
+        {
+            "run_id": pa.array([run_id] * n),
+            "tag": pa.array([TAG] * n),
+            "step": steps.astype(np.int64),
+            "wall_time": pa.array(wall),
+            "value": values,
+            "writer": pa.array(["0123abcd"] * n),
+            "seq": np.zeros(n, np.int64),
+            "rank": np.zeros(n, np.int32),
+            "host": pa.array(["bench"] * n),
+            "pid": np.ones(n, np.int64),
+        },
+        schema=STREAMS["scalars"],
+    )
+
+
+def event_table(run_id: str) -> pa.Table:
+    rows = {
+        "run_id": [run_id, run_id],
+        "kind": ["start", "finish"],
+        "wall_time": pa.array([int(T0 * 1e6), int((T0 + 60) * 1e6)], pa.timestamp("us")),
+        "status": [None, "finished"],
+        "exit_code": [None, 0],
+        "payload": ['{"host": "bench"}', None],
+        "writer": ["0123abcd"] * 2,
+        "seq": [0, 1],
+        "rank": [0, 0],
+        "host": ["bench"] * 2,
+        "pid": [1, 1],
+    }
+    return pa.table(rows, schema=STREAMS["events"])
+
+
+def write_localtrack_run(run_dir: Path, run_id: str, steps: np.ndarray, values: np.ndarray) -> None:
+    create_or_join(run_dir, make_marker(run_id, "bench", run_dir.name, "tensorboard"))
+    publish(run_dir, "scalars", SegmentName("0123abcd", 0, 0), scalar_table(run_id, steps, values))
+    events = event_table(run_id)
+    publish(run_dir, "events", SegmentName("0123abcd", 0, 1), events)
+
+
+def write_tfevents(log_dir: Path, steps: np.ndarray, values: np.ndarray) -> None:
+    from tensorboardX import SummaryWriter
+
+    writer = SummaryWriter(str(log_dir), max_queue=10_000, flush_secs=3600)
+    for s, v in zip(steps.tolist(), values.tolist(), strict=True):
+        writer.add_scalar(TAG, v, s, walltime=T0 + s * 0.01)
+    writer.close()
+
+
+def write_mlflow(uri: str, steps: np.ndarray, values: np.ndarray) -> tuple[object, str]:
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("bench")
+    run = client.create_run(exp)
+    rid = run.info.run_id
+    batch = 1000
+    for lo in range(0, len(steps), batch):
+        metrics = [
+            Metric(TAG, float(v), int((T0 + s * 0.01) * 1000), int(s))
+            for s, v in zip(steps[lo : lo + batch].tolist(), values[lo : lo + batch].tolist(), strict=True)
+        ]
+        client.log_batch(rid, metrics=metrics)
+    return client, rid
+
+
+def median_time(work: Callable[[], object], repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def history_benchmarks(tmp: Path, points: int, repeat: int, mlflow_points: int) -> list[tuple[str, float, int]]:
+    rng = np.random.default_rng(0)
+    steps = np.arange(points)
+    values = rng.random(points)
+    results: list[tuple[str, float, int]] = []
+    store = tmp / "lt"
+    write_localtrack_run(store / "bench" / "one", "onerun01", steps, values)
+    query = f"SELECT step, value FROM scalars WHERE tag = '{TAG}' ORDER BY step"
+
+    def localtrack_df() -> int:
+        return len(sql(query, store).df())
+
+    def localtrack_arrow() -> int:
+        return connect(store).sql(query).arrow().read_all().num_rows
+
+    for name, fn in (("localtrack sql().df()", localtrack_df), ("localtrack connect().arrow()", localtrack_arrow)):
+        t, n = median_time(fn, repeat)
+        results.append((name, t, int(n)))  # type: ignore[call-overload]
+
+    say(f"writing {points} points as TensorBoard event files…")
+    tb = tmp / "tb" / "one"
+    write_tfevents(tb, steps, values)
+    try:
+        from tbparse import SummaryReader
+
+        t, n = median_time(lambda: len(SummaryReader(str(tb)).scalars), max(1, repeat // 2))
+        results.append(("tbparse SummaryReader.scalars", t, int(n)))  # type: ignore[call-overload]
+    except ImportError:
+        say("tbparse not installed; skipped")
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        def accumulate() -> int:
+            acc = EventAccumulator(str(tb), size_guidance={"scalars": 0})
+            acc.Reload()
+            return len(acc.Scalars(TAG))
+
+        t, n = median_time(accumulate, max(1, repeat // 2))
+        results.append(("tensorboard EventAccumulator", t, int(n)))  # type: ignore[call-overload]
+    except ImportError:
+        say("tensorboard not installed; skipped")
+
+    say(f"writing {mlflow_points} points to an MLflow sqlite store…")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    with contextlib.redirect_stderr(io.StringIO()):
+        client, rid = write_mlflow(uri, steps[:mlflow_points], values[:mlflow_points])
+    t, n = median_time(lambda: len(client.get_metric_history(rid, TAG)), max(1, repeat // 2))  # type: ignore[attr-defined]
+    results.append((f"mlflow get_metric_history (sqlite, {mlflow_points} pts)", t, int(n)))  # type: ignore[call-overload]
+    return results
+
+
+def many_runs_benchmarks(tmp: Path, runs: int, run_points: int, repeat: int) -> list[tuple[str, float, int]]:
+    say(f"writing {runs} runs × {run_points} points…")
+    store = tmp / "many"
+    rng = np.random.default_rng(1)
+    steps = np.arange(run_points)
+    for i in range(runs):
+        write_localtrack_run(store / "bench" / f"r{i:05d}", f"run{i:05d}", steps, rng.random(run_points))
+    results = []
+
+    def first_query() -> int:
+        return connect(store).execute("SELECT count(*) FROM runs WHERE status = 'finished'").fetchall()[0][0]
+
+    t, n = median_time(first_query, repeat)
+    results.append((f"connect + first query, {runs} runs", t, int(n)))  # type: ignore[call-overload]
+
+    def group_by() -> int:
+        con = connect(store)
+        return len(con.execute("SELECT run_id, tag, max(step), min(value), avg(value) FROM scalars GROUP BY ALL").fetchall())
+
+    t, n = median_time(group_by, repeat)
+    results.append((f"GROUP BY over {runs * run_points} rows", t, int(n)))  # type: ignore[call-overload]
+
+    from localtrack._cli.main import main
+
+    def runs_cli() -> int:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            main(["--root", str(store), "runs"])
+        return len(out.getvalue().splitlines()) - 2
+
+    t, n = median_time(runs_cli, repeat)
+    results.append((f"`localtrack runs`, {runs} runs", t, int(n)))  # type: ignore[call-overload]
+    return results
+
+
+def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, float, int]]) -> None:
+    base = history[0][1]
+    print("\n| one tag's history | rows | median s | µs/row | × localtrack sql().df() |")
+    print("|---|---|---|---|---|")
+    for name, t, n in history:
+        print(f"| {name} | {n} | {t:.4f} | {t / max(n, 1) * 1e6:.3f} | {t / base:.1f} |")
+    print("\n| store-wide work | result | median s |")
+    print("|---|---|---|")
+    for name, t, n in many:
+        print(f"| {name} | {n} | {t:.3f} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=200_000, help="points of the one-tag history")
+    parser.add_argument("--mlflow-points", type=int, default=50_000, help="points logged to MLflow")
+    parser.add_argument("--runs", type=int, default=1000, help="runs of the many-runs store")
+    parser.add_argument("--run-points", type=int, default=1000, help="points per run there")
+    parser.add_argument("--repeat", type=int, default=5, help="timings per measurement")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_query_") as d:
+        tmp = Path(d)
+        history = history_benchmarks(tmp, args.points, args.repeat, min(args.mlflow_points, args.points))
+        many = many_runs_benchmarks(tmp, args.runs, args.run_points, args.repeat)
+    print(f"\nbench_query: --points {args.points} --mlflow-points {args.mlflow_points} --runs {args.runs} --run-points {args.run_points} --repeat {args.repeat}")
+    print_table(history, many)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
