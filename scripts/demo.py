@@ -14,7 +14,6 @@ import os
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 import localtrack
