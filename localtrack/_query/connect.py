@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -24,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from localtrack._errors import UsageError
-from localtrack._query import views
+from localtrack._query import pins, views
 from localtrack._query.files import StoreListing, list_store, warn_skipped
 from localtrack._query.runs_table import live_status_table, markers_table
 from localtrack._store.layout import runs_root
@@ -44,22 +45,39 @@ READ_ONLY_STATEMENTS = frozenset(
 )
 
 
-def build_connection(listing: StoreListing) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with every view over `listing`, locked read-only."""
+def build_connection(
+    listing: StoreListing,
+) -> tuple[duckdb.DuckDBPyConnection, Callable[[], object]]:
+    """An in-memory connection with every view over `listing`, locked read-only.
+
+    The connection owns the listing's pinned descriptors: the returned finalizer closes
+    them, and runs by itself when the connection is garbage-collected.
+    """
     con = duckdb.connect(":memory:")
+    release = weakref.finalize(con, pins.close_all, list(listing.pinned.values()))
+    listing.handed_over = True
+    try:
+        _create_views(con, listing)
+    except BaseException:
+        con.close()
+        release()
+        raise
+    return con, release
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None:
     for stream, paths in listing.files.items():
         if not paths:
             con.register(views.empty_table_name(stream), STREAMS[stream].empty_table())
-        con.execute(views.stream_view_sql(stream, paths))
+        con.execute(views.stream_view_sql(stream, [listing.read_path(p) for p in paths]))
     for stream in views.KEYED_STREAMS:
         con.execute(views.keyed_view_sql(stream))
     con.register(views.MARKERS_TABLE, markers_table(listing.runs))
     con.register(views.LIVE_STATUS_TABLE, live_status_table(listing.runs))
     con.execute(views.RUNS_VIEW_SQL)
-    allowed = [str(p) for p in listing.all_files()]
+    allowed = listing.allowed_paths()
     for statement in views.LOCKDOWN_SQL:
         con.execute(statement, {"paths": allowed} if "$paths" in statement else None)
-    return con
 
 
 def connect(
@@ -113,7 +131,7 @@ def damaged_files(
     within FULL_CHECK_BYTES, every page.
     """
     files = listing.all_files()
-    named = [p for p in files if str(p) in message]
+    named = listing.mentioned_in(message)
     rounds = [(named, True)] if named_only else [(named, True), (files, False), (files, True)]
     for candidates, full in rounds:
         vanished = any(not p.exists() for p in candidates)
@@ -150,11 +168,12 @@ def run_with_retry(
     base = runs_root(root)
     skipped: set[Path] = set(skip)
     for attempt in range(MAX_ATTEMPTS):
-        listing = list_store(base, skipped)
+        listing = list_store(base, skipped, pin=True)
         con: duckdb.DuckDBPyConnection | None = None
+        release = None
         ok = False
         try:
-            con = build_connection(listing)
+            con, release = build_connection(listing)
             result = work(con)
             ok = True
             return result
@@ -171,6 +190,9 @@ def run_with_retry(
         finally:
             if con is not None and (close or not ok):
                 con.close()
+            if release is not None and (close or not ok):
+                release()
+            listing.release()  # no-op once a connection owns the descriptors
     raise AssertionError("unreachable")
 
 

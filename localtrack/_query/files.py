@@ -11,23 +11,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from localtrack._errors import FormatVersionError
+from localtrack._query import pins
 from localtrack._store.layout import (
     FORMAT_VERSION,
     MARKER_NAME,
+    WRITERS_DIR,
     live_segments,
     parse_segment_name,
 )
 from localtrack._store.marker import Marker
-from localtrack._store.runs import find_runs
+from localtrack._store.runs import LEASE_STALE_SECS, find_runs
 from localtrack._store.schema import STREAMS
 
-_MAGIC = b"PAR1"
+RELIST_ATTEMPTS = 20
+"""How often a stream folder is re-listed when files vanish while it is read (compaction)."""
 
 
 class SkippedFileWarning(UserWarning):
@@ -36,10 +41,31 @@ class SkippedFileWarning(UserWarning):
 
 @dataclass(frozen=True)
 class RunEntry:
-    """One run directory and its marker."""
+    """One run directory, its marker, and when a writer last touched a lease (None: never)."""
 
     path: Path
     marker: Marker
+    lease: float | None = None
+
+    def has_live_writer(self, now: float) -> bool:
+        """Whether a writer may still be sealing (and compacting) segments of this run."""
+        return self.lease is not None and now - self.lease < LEASE_STALE_SECS
+
+
+def newest_lease(run_dir: Path) -> float | None:
+    """The mtime of the run's most recently touched writer lease, or None without leases."""
+    try:
+        with os.scandir(run_dir / WRITERS_DIR) as entries:
+            leases = [e for e in entries if e.name.endswith(".lease")]
+            mtimes = []
+            for e in leases:
+                try:
+                    mtimes.append(e.stat().st_mtime)
+                except FileNotFoundError:
+                    continue
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return max(mtimes, default=None)
 
 
 @dataclass
@@ -50,22 +76,55 @@ class StoreListing:
     runs: list[RunEntry] = field(default_factory=list)
     files: dict[str, list[Path]] = field(default_factory=dict)
     skipped: list[Path] = field(default_factory=list)
+    pinned: dict[Path, int] = field(default_factory=dict)
+    """Descriptors held open on listed files (see pins.py); release() closes them."""
+    handed_over: bool = False
+    """True once a connection owns the descriptors (it closes them; release() does not)."""
 
     def all_files(self) -> list[Path]:
         return [p for paths in self.files.values() for p in paths]
+
+    def read_path(self, path: Path) -> str:
+        """The path DuckDB reads `path` through: its pinned descriptor when there is one."""
+        fd = self.pinned.get(path)
+        return str(path) if fd is None else pins.fd_path(fd)
+
+    def allowed_paths(self) -> list[str]:
+        """Paths the connection may read: each file as DuckDB reads it, plus, for a pinned
+        file, the name its descriptor resolves to once compaction deleted it (DuckDB checks
+        permissions on the resolved name)."""
+        allowed = [self.read_path(p) for p in self.all_files()]
+        for fd in self.pinned.values():
+            try:
+                allowed.append(os.readlink(pins.fd_path(fd)) + " (deleted)")
+            except OSError:
+                pass
+        return allowed
+
+    def mentioned_in(self, message: str) -> list[Path]:
+        """The listed files an error message names (by path or by pinned descriptor path)."""
+        return [
+            p
+            for p in self.all_files()
+            if re.search(re.escape(self.read_path(p)) + r"(?![0-9])", message) or str(p) in message
+        ]
+
+    def release(self) -> None:
+        if not self.handed_over:
+            pins.close_all(self.pinned.values())
+            self.pinned.clear()
 
 
 def looks_whole(path: Path) -> bool:
     """True when `path` starts and ends with the Parquet magic (a cheap check, no parsing)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            if head != _MAGIC:
-                return False
-            f.seek(-4, os.SEEK_END)
-            return f.read(4) == _MAGIC
+        fd = pins.open_whole(path)
     except OSError:
         return False
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
 
 
 def read_run_marker(run_dir: Path) -> Marker:
@@ -108,29 +167,68 @@ def stream_dirs(run_dir: Path) -> list[str]:
         return []
 
 
-def list_store(root: Path, skip: Iterable[Path] = ()) -> StoreListing:
+def list_stream(
+    stream_dir: Path, skipped: set[Path], pin: bool
+) -> tuple[list[Path], dict[Path, int], list[Path]]:
+    """The whole live files of one stream folder, their descriptors (when pinning), and the
+    files found damaged. Files that vanish while being opened make the folder be listed
+    again: compaction published their replacement, which the first listing may have missed."""
+    for _ in range(RELIST_ATTEMPTS):
+        good: list[Path] = []
+        fds: dict[Path, int] = {}
+        bad: list[Path] = []
+        try:
+            for path in stream_files(stream_dir):
+                if path in skipped:
+                    continue
+                fd = pins.open_whole(path)
+                if fd is None:
+                    bad.append(path)
+                    continue
+                good.append(path)
+                if pin:
+                    fds[path] = fd
+                else:
+                    os.close(fd)
+        except FileNotFoundError:
+            pins.close_all(fds.values())
+            continue
+        return good, fds, bad
+    raise OSError(f"{stream_dir} kept changing while it was listed; try again")
+
+
+def list_store(root: Path, skip: Iterable[Path] = (), pin: bool = False) -> StoreListing:
     """List every run under `root` and the live files of each stream, minus `skip`.
 
-    A file that disappears between listing and checking (compaction removed it) is simply
-    not listed; a file that is not whole Parquet is warned about and skipped.
+    With `pin` (and where the system allows), the files of runs whose writers are alive are
+    held open, so that they stay readable after the writer's own compaction deletes them;
+    call release() when done. (A stopped writer's files only go away by `localtrack compact`
+    or `localtrack rm`.) A file that is not whole Parquet is warned about and skipped.
     """
     skipped = set(skip)
+    pin = pin and pins.PINNING
     listing = StoreListing(root=root, files={s: [] for s in STREAMS})
+    reserved = 0
+    now = time.time()
     for run_dir in find_runs(root):
         try:
             marker = read_run_marker(run_dir)
         except FileNotFoundError:
             continue  # removed while we looked (localtrack rm)
-        listing.runs.append(RunEntry(run_dir, marker))
+        run = RunEntry(run_dir, marker, newest_lease(run_dir))
+        listing.runs.append(run)
+        pin_run = pin and run.has_live_writer(now)
         for stream in stream_dirs(run_dir):
-            paths = listing.files[stream]
-            for path in stream_files(run_dir / stream):
-                if path in skipped:
-                    continue
-                if not looks_whole(path):
-                    if path.exists():
-                        warn_skipped(path, "not a whole Parquet file (truncated or corrupt)")
-                        listing.skipped.append(path)
-                    continue
-                paths.append(path)
+            if pin_run and len(listing.pinned) >= reserved:
+                if pins.room_for(512):
+                    reserved += 512
+                else:  # too many files to hold open: read by path, retry on vanishing
+                    listing.release()
+                    pin = pin_run = False
+            good, fds, bad = list_stream(run_dir / stream, skipped, pin_run)
+            listing.files[stream].extend(good)
+            listing.pinned.update(fds)
+            for path in bad:
+                warn_skipped(path, "not a whole Parquet file (truncated or corrupt)")
+                listing.skipped.append(path)
     return listing

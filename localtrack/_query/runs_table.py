@@ -8,13 +8,11 @@ lease (the few that are training now) are checked here, one by one.
 
 from __future__ import annotations
 
-import os
 import time
 
 import pyarrow as pa
 
 from localtrack._query.files import RunEntry
-from localtrack._store.layout import WRITERS_DIR
 from localtrack._store.runs import LEASE_STALE_SECS, run_status
 from localtrack._store.schema import WALL_TIME
 
@@ -45,31 +43,13 @@ def markers_table(runs: list[RunEntry]) -> pa.Table:
     return pa.table(rows, schema=MARKERS_SCHEMA)
 
 
-def newest_lease(run: RunEntry) -> float | None:
-    """The mtime of the run's most recently touched writer lease, or None without leases."""
-    try:
-        entries = list(os.scandir(run.path / WRITERS_DIR))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    newest: float | None = None
-    for e in entries:
-        if not e.name.endswith(".lease"):
-            continue
-        try:
-            mtime = e.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        newest = mtime if newest is None else max(newest, mtime)
-    return newest
-
-
 def live_status_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
     """Status of every run with a fresh lease, by run_status (pid and lease checks)."""
     now = time.time() if now is None else now
     ids: list[str] = []
     statuses: list[str] = []
     for run in runs:
-        touched = newest_lease(run)
+        touched = run.lease
         if touched is None or now - touched >= LEASE_STALE_SECS:
             continue
         ids.append(run.marker["run_id"])

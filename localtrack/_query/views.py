@@ -36,11 +36,11 @@ def raw_view_name(stream: str) -> str:
     return f"_{stream}_rows" if stream in KEYED_STREAMS else stream
 
 
-def file_list_sql(paths: Sequence[Path]) -> str:
+def file_list_sql(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join(quote(str(p)) for p in paths) + "]"
 
 
-def stream_view_sql(stream: str, paths: Sequence[Path]) -> str:
+def stream_view_sql(stream: str, paths: Sequence[str | Path]) -> str:
     """CREATE VIEW for one stream over `paths` (or over its empty table when there are none)."""
     columns = ", ".join(ident(c) for c in STREAMS[stream].names)
     if paths:

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import gc
+import os
 import threading
 from pathlib import Path
 
 import pytest
 from segment_store import make_run
 
-from localtrack._query import sql
+from localtrack._query import connect, sql
 from localtrack._query.compact import compact
 from localtrack._query.files import SkippedFileWarning
+from localtrack._query.pins import PINNING
+from localtrack._store.compaction import delete_segments, merge_segments
 from localtrack._store.layout import SegmentName, lease_path
 
 
@@ -99,3 +103,48 @@ def test_queries_during_compaction_count_every_row_once(tmp_path: Path) -> None:
     assert len(answers) >= 2
     assert set(answers) == {expected}
     assert sum(len(parquet_names(r)) for r in (tmp_path / "p").iterdir()) == runs
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def mark_live(run: Path, writer: str = "aaaaaaaa") -> None:
+    lease = lease_path(run, writer)
+    lease.parent.mkdir(exist_ok=True)
+    lease.touch()
+
+
+@pytest.mark.skipif(not PINNING, reason="needs /proc/self/fd")
+def test_a_held_connection_keeps_its_snapshot_while_a_live_writer_compacts(
+    tmp_path: Path,
+) -> None:
+    run = make_run(tmp_path / "a", "held1", points=20, per_segment=1, finished=None)
+    mark_live(run)
+    con = connect(tmp_path)
+    # What the writer does to its own files: publish the merge, then delete the inputs.
+    names = [SegmentName("aaaaaaaa", i, i) for i in range(16)]
+    merge_segments(run, "scalars", names)
+    delete_segments(run, "scalars", names)
+    assert len(parquet_names(run)) == 1 + 4
+    assert con.execute("SELECT count(*), sum(step) FROM scalars").fetchone() == (20, 190)
+    assert connect(tmp_path).execute("SELECT count(*), sum(step) FROM scalars").fetchone() == (
+        20,
+        190,
+    )
+
+
+@pytest.mark.skipif(not PINNING, reason="needs /proc/self/fd")
+def test_descriptors_are_closed_with_the_connection(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "a", "fds1", points=30, per_segment=1, finished=None)
+    mark_live(run)
+    gc.collect()
+    before = open_descriptors()
+    for _ in range(3):
+        assert totals(tmp_path) == (30, 435)
+    assert open_descriptors() == before
+    con = connect(tmp_path)
+    assert open_descriptors() >= before + 30
+    del con
+    gc.collect()
+    assert open_descriptors() == before

@@ -16,7 +16,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from localtrack._writer.summary_writer import SummaryWriter
-    writer = SummaryWriter(sys.argv[1], flush_secs=0.2)
+    writer = SummaryWriter(sys.argv[1], flush_secs=0.1)
     for step in range({points}):
         writer.add_scalar("live/value", step * 2.0, step)
         print(step, flush=True)
@@ -47,6 +47,11 @@ def test_rows_of_a_running_writer_show_up_exactly_once(tmp_path: Path) -> None:
     with start_child(tmp_path / "proj" / "live") as child:
         assert child.stdout is not None and child.stdin is not None
         assert child.stdout.readline().strip() == "0"
+        wait_for(
+            lambda: connect(tmp_path).execute("SELECT count(*) FROM scalars").fetchone()[0] > 0
+        )
+        held = connect(tmp_path)
+        held_answer = held.execute("SELECT count(*), sum(step) FROM scalars").fetchone()
         snapshots: list[tuple[int, int, int]] = []
 
         def saw_every_step() -> bool:
@@ -63,6 +68,8 @@ def test_rows_of_a_running_writer_show_up_exactly_once(tmp_path: Path) -> None:
         assert len({s[0] for s in snapshots}) >= 2  # rows arrived while we watched
         con = connect(tmp_path)
         assert con.execute("SELECT status FROM runs").fetchall() == [("running",)]
+        # The writer compacted its segments meanwhile; the held snapshot still answers the same.
+        assert held.execute("SELECT count(*), sum(step) FROM scalars").fetchone() == held_answer
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.wait(timeout=60) == 0
