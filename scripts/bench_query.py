@@ -97,7 +97,9 @@ def write_mlflow(uri: str, steps: np.ndarray, values: np.ndarray) -> tuple[objec
     for lo in range(0, len(steps), batch):
         metrics = [
             Metric(TAG, float(v), int((T0 + s * 0.01) * 1000), int(s))
-            for s, v in zip(steps[lo : lo + batch].tolist(), values[lo : lo + batch].tolist(), strict=True)
+            for s, v in zip(
+                steps[lo : lo + batch].tolist(), values[lo : lo + batch].tolist(), strict=True
+            )
         ]
         client.log_batch(rid, metrics=metrics)
     return client, rid
@@ -116,14 +118,18 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def history_benchmarks(tmp: Path, points: int, repeat: int, mlflow_points: int) -> list[tuple[str, float, int]]:
+def history_benchmarks(
+    tmp: Path, points: int, repeat: int, mlflow_points: int
+) -> list[tuple[str, float, int]]:
     rng = np.random.default_rng(0)
     steps = np.arange(points)
     values = rng.random(points)
     results: list[tuple[str, float, int]] = []
     store = tmp / "lt"
     write_localtrack_run(store / "bench" / "one", "onerun01", steps, values)
-    query = f"SELECT step, value FROM scalars WHERE tag = '{TAG}' ORDER BY step"
+    # Rows come back in logged order (DuckDB preserves file order without ORDER BY).
+    query = f"SELECT step, value FROM scalars WHERE tag = '{TAG}'"
+    held = connect(store)
 
     def localtrack_df() -> int:
         return len(sql(query, store).df())
@@ -131,7 +137,18 @@ def history_benchmarks(tmp: Path, points: int, repeat: int, mlflow_points: int) 
     def localtrack_arrow() -> int:
         return connect(store).sql(query).arrow().read_all().num_rows
 
-    for name, fn in (("localtrack sql().df()", localtrack_df), ("localtrack connect().arrow()", localtrack_arrow)):
+    def held_arrow() -> int:
+        return held.sql(query).arrow().read_all().num_rows
+
+    def held_pandas() -> int:
+        return len(held.sql(query).arrow().read_all().to_pandas())
+
+    for name, fn in (
+        ("localtrack sql(q).df(), connect included", localtrack_df),
+        ("localtrack connect().sql(q).arrow(), connect included", localtrack_arrow),
+        ("localtrack con.sql(q).arrow() on a connection", held_arrow),
+        ("localtrack con.sql(q).arrow().to_pandas() on a connection", held_pandas),
+    ):
         t, n = median_time(fn, repeat)
         results.append((name, t, int(n)))  # type: ignore[call-overload]
 
@@ -167,24 +184,44 @@ def history_benchmarks(tmp: Path, points: int, repeat: int, mlflow_points: int) 
     return results
 
 
-def many_runs_benchmarks(tmp: Path, runs: int, run_points: int, repeat: int) -> list[tuple[str, float, int]]:
+def many_runs_benchmarks(
+    tmp: Path, runs: int, run_points: int, repeat: int
+) -> list[tuple[str, float, int]]:
     say(f"writing {runs} runs × {run_points} points…")
     store = tmp / "many"
     rng = np.random.default_rng(1)
     steps = np.arange(run_points)
     for i in range(runs):
-        write_localtrack_run(store / "bench" / f"r{i:05d}", f"run{i:05d}", steps, rng.random(run_points))
+        write_localtrack_run(
+            store / "bench" / f"r{i:05d}", f"run{i:05d}", steps, rng.random(run_points)
+        )
     results = []
 
     def first_query() -> int:
-        return connect(store).execute("SELECT count(*) FROM runs WHERE status = 'finished'").fetchall()[0][0]
+        con = connect(store)
+        return con.execute("SELECT max(step) FROM scalars WHERE run_id = 'run00007'").fetchall()[0][
+            0
+        ]
+
+    def first_runs_query() -> int:
+        return (
+            connect(store)
+            .execute("SELECT count(*) FROM runs WHERE status = 'finished'")
+            .fetchall()[0][0]
+        )
 
     t, n = median_time(first_query, repeat)
-    results.append((f"connect + first query, {runs} runs", t, int(n)))  # type: ignore[call-overload]
+    results.append((f"connect + first query (one run's max step), {runs} runs", t, int(n)))  # type: ignore[call-overload]
+    t, n = median_time(first_runs_query, repeat)
+    results.append((f"connect + first query on `runs`, {runs} runs", t, int(n)))  # type: ignore[call-overload]
 
     def group_by() -> int:
         con = connect(store)
-        return len(con.execute("SELECT run_id, tag, max(step), min(value), avg(value) FROM scalars GROUP BY ALL").fetchall())
+        return len(
+            con.execute(
+                "SELECT run_id, tag, max(step), min(value), avg(value) FROM scalars GROUP BY ALL"
+            ).fetchall()
+        )
 
     t, n = median_time(group_by, repeat)
     results.append((f"GROUP BY over {runs * run_points} rows", t, int(n)))  # type: ignore[call-overload]
@@ -203,7 +240,7 @@ def many_runs_benchmarks(tmp: Path, runs: int, run_points: int, repeat: int) -> 
 
 def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, float, int]]) -> None:
     base = history[0][1]
-    print("\n| one tag's history | rows | median s | µs/row | × localtrack sql().df() |")
+    print("\n| one tag's history | rows | median s | µs/row | × the first row |")
     print("|---|---|---|---|---|")
     for name, t, n in history:
         print(f"| {name} | {n} | {t:.4f} | {t / max(n, 1) * 1e6:.3f} | {t / base:.1f} |")
@@ -223,9 +260,13 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_query_") as d:
         tmp = Path(d)
-        history = history_benchmarks(tmp, args.points, args.repeat, min(args.mlflow_points, args.points))
+        history = history_benchmarks(
+            tmp, args.points, args.repeat, min(args.mlflow_points, args.points)
+        )
         many = many_runs_benchmarks(tmp, args.runs, args.run_points, args.repeat)
-    print(f"\nbench_query: --points {args.points} --mlflow-points {args.mlflow_points} --runs {args.runs} --run-points {args.run_points} --repeat {args.repeat}")
+    print(
+        f"\nbench_query: --points {args.points} --mlflow-points {args.mlflow_points} --runs {args.runs} --run-points {args.run_points} --repeat {args.repeat}"
+    )
     print_table(history, many)
     return 0
 

@@ -53,32 +53,40 @@ def where_clause(args: argparse.Namespace) -> str:
     return " AND ".join(parts)
 
 
+PER_TAG_SQL = """
+    CREATE TEMP TABLE per_tag AS
+    SELECT run_id, tag, max(step) AS last_step, arg_max(value, step) AS last,
+        max(wall_time) AS last_time
+    FROM scalars GROUP BY run_id, tag
+"""
+"""One scan of every scalar: each run's last step, time and value of each tag."""
+
+
 def key_metrics(con: duckdb.DuckDBPyConnection) -> list[str]:
     """A few tags worth a column: those named like a loss or accuracy first, most common first."""
-    tags = con.execute(
-        "SELECT tag FROM (SELECT DISTINCT run_id, tag FROM scalars) GROUP BY tag "
-        "ORDER BY count(*) DESC, tag"
-    ).fetchall()
-    names = [t[0] for t in tags]
+    tags = con.execute("SELECT tag FROM per_tag GROUP BY tag ORDER BY count(*) DESC, tag")
+    names = [t[0] for t in tags.fetchall()]
     preferred = [t for t in names if any(p in t.lower() for p in _PREFERRED)]
     return (preferred + [t for t in names if t not in preferred])[:KEY_METRICS]
 
 
 def runs_query(where: str, metrics: list[str]) -> str:
     picks = "".join(
-        f", arg_max(value, step) FILTER (WHERE tag = {quote(m)}) AS m{i}"
-        for i, m in enumerate(metrics)
+        f", any_value(last) FILTER (WHERE tag = {quote(m)}) AS m{i}" for i, m in enumerate(metrics)
     )
-    chosen = ", ".join(
-        f"s.m{i} AS {quote(m).replace(chr(39), chr(34))}" for i, m in enumerate(metrics)
+    chosen = "".join(
+        f", s.m{i} AS {quote(m).replace(chr(39), chr(34))}" for i, m in enumerate(metrics)
     )
     return f"""
-        WITH last AS (SELECT run_id, max(step) AS last_step, max(wall_time) AS last_time{picks} FROM scalars GROUP BY run_id)
+        WITH last AS (
+            SELECT run_id, max(last_step) AS last_step, max(last_time) AS last_time{picks}
+            FROM per_tag GROUP BY run_id
+        )
         SELECT r.run_id, r.project, r.name, r.status, r.started_at,
-            epoch(CASE WHEN r.status = 'running' THEN now()::TIMESTAMP
+            epoch(CASE WHEN r.status = 'running' THEN now() AT TIME ZONE 'UTC'
                 ELSE coalesce(r.ended_at, s.last_time, r.started_at) END - r.started_at)
                 AS duration_s,
-            s.last_step{", " + chosen if chosen else ""}
+            s.last_step{chosen}
         FROM runs AS r LEFT JOIN last AS s USING (run_id)
         WHERE {where}
         ORDER BY r.started_at DESC, r.run_id
@@ -87,6 +95,7 @@ def runs_query(where: str, metrics: list[str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     def work(con: duckdb.DuckDBPyConnection) -> pa.Table:
+        con.execute(PER_TAG_SQL)
         metrics = args.metric or key_metrics(con)
         return con.sql(runs_query(where_clause(args), metrics)).arrow().read_all()
 

@@ -1,10 +1,11 @@
 """Read-only DuckDB connections over a store, and queries that survive compaction and bad files.
 
 `connect()` takes one listing of the store and returns an in-memory DuckDB connection whose
-views read exactly the live files of that listing: each row once, whatever compaction does
-later. The connection can read those files and nothing else, and can write no file at all
-(external access off, configuration locked). It is a snapshot: call `connect()` again to
-see rows sealed since (it is cheap).
+views read exactly the live files of that listing: each row once. The connection can read
+those files and nothing else, and can write no file at all (external access off,
+configuration locked; see docs/QUERY.md for DuckDB's one exception). It is a snapshot, kept
+readable while running writers compact (pins.py): call `connect()` again to see rows sealed
+since (it is cheap).
 
 `sql()` (and the command line) run a query to completion and retry it on a fresh listing
 when a file vanished under it (compaction deleted it) or turned out to be unreadable (then
