@@ -213,3 +213,22 @@ def test_console_script_uses_localtrack_dir(store: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [{"n": 3}]
+
+
+def test_rm_refuses_a_running_run_without_force(tmp_path: Path, capsys) -> None:
+    from localtrack._writer.summary_writer import SummaryWriter
+
+    writer = SummaryWriter(tmp_path / "p" / "busy")
+    try:
+        writer.add_scalar("x", 1.0, 0)
+        writer.flush()
+        code, _, err = run_cli(capsys, "--root", str(tmp_path), "rm", "busy", "--yes")
+        assert code == 1
+        assert "is running" in err and "--force" in err
+        assert (tmp_path / "p" / "busy").exists()
+        code, out, _ = run_cli(capsys, "--root", str(tmp_path), "runs", "--json")
+        assert [r["status"] for r in json.loads(out)] == ["running"]
+    finally:
+        writer.close()
+    code, out, _ = run_cli(capsys, "--root", str(tmp_path), "runs", "--json")
+    assert [r["status"] for r in json.loads(out)] == ["finished"]
