@@ -89,15 +89,16 @@ def _scalar_table(
         raise ValueError("empty tag")
     values = list(map(_VALUE, rows))
     try:
-        value_arr = np.fromiter(values, dtype=np.float64, count=n)
-    except (TypeError, ValueError):
-        value_arr = np.array(resolve_scalars(values), dtype=np.float64)
+        # pyarrow refuses tensors instead of calling float() on each (a device sync apiece)
+        value_arr = pa.array(values, type=pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        value_arr = pa.array(resolve_scalars(values), type=pa.float64())
     cols = {
         "run_id": pa.repeat(pa.scalar(run_id), n),
         "tag": pa.array(tags, type=pa.string()),
         "step": pa.array(np.fromiter(map(_STEP, rows), dtype=np.int64, count=n)),
         "wall_time": _micros(np.fromiter(map(_TIME, rows), dtype=np.float64, count=n)),
-        "value": pa.array(value_arr),
+        "value": value_arr,
         **_writer_columns(n, ident, seq),
     }
     return _table("scalars", cols)

@@ -123,14 +123,6 @@ def test_logging_device_scalars_never_moves_them_to_the_host(
     assert find_runs(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "localtrack/_writer/sealing.py _scalar_table: np.fromiter(values, float64) succeeds on "
-        "0-d device tensors by calling float() on each (one device sync per value), so "
-        "resolve_scalars (one transfer per device) is never reached"
-    ),
-)
 @pytest.mark.parametrize("api", ["tb", "wandb"])
 def test_sealing_moves_device_scalars_in_one_transfer_per_seal(tmp_path: Path, api: str) -> None:
     log, handle, run_dir = _logger(api, tmp_path)
@@ -172,7 +164,6 @@ def test_real_cuda_scalars_never_sync_while_logging(tmp_path: Path, api: str) ->
 
 
 @needs_cuda
-@pytest.mark.xfail(strict=True, reason="same bug as test_sealing_moves_device_scalars_…")
 def test_real_cuda_scalars_sync_a_few_times_per_seal(tmp_path: Path) -> None:
     log, handle, _ = _logger("tb", tmp_path)
     for i, v in enumerate(_cuda_scalars()):
