@@ -134,6 +134,9 @@ def history_benchmarks(
     def localtrack_df() -> int:
         return len(sql(query, store).df())
 
+    def localtrack_arrow_oneline() -> int:
+        return len(sql(query, store).arrow())
+
     def localtrack_arrow() -> int:
         return connect(store).sql(query).arrow().read_all().num_rows
 
@@ -145,6 +148,7 @@ def history_benchmarks(
 
     for name, fn in (
         ("localtrack sql(q).df(), connect included", localtrack_df),
+        ("localtrack sql(q).arrow(), connect included", localtrack_arrow_oneline),
         ("localtrack connect().sql(q).arrow(), connect included", localtrack_arrow),
         ("localtrack con.sql(q).arrow() on a connection", held_arrow),
         ("localtrack con.sql(q).arrow().to_pandas() on a connection", held_pandas),
@@ -239,11 +243,13 @@ def many_runs_benchmarks(
 
 
 def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, float, int]]) -> None:
-    base = history[0][1]
-    print("\n| one tag's history | rows | median s | µs/row | × the first row |")
+    per_row = {name: t / max(n, 1) for name, t, n in history}
+    tbparse = next((v for k, v in per_row.items() if k.startswith("tbparse")), None)
+    print("\n| one tag's history | rows | median s | µs/row | per row, × faster than tbparse |")
     print("|---|---|---|---|---|")
     for name, t, n in history:
-        print(f"| {name} | {n} | {t:.4f} | {t / max(n, 1) * 1e6:.3f} | {t / base:.1f} |")
+        ratio = f"{tbparse / per_row[name]:.0f}" if tbparse else "n/a"
+        print(f"| {name} | {n} | {t:.4f} | {per_row[name] * 1e6:.3f} | {ratio} |")
     print("\n| store-wide work | result | median s |")
     print("|---|---|---|")
     for name, t, n in many:

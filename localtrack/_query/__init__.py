@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from localtrack._query.compact import CompactionReport, compact
 from localtrack._query.connect import connect, sql
+from localtrack._query.result import QueryResult
 
-__all__ = ["CompactionReport", "compact", "connect", "sql"]
+__all__ = ["CompactionReport", "QueryResult", "compact", "connect", "sql"]

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from localtrack._errors import UsageError
 from localtrack._query import pins, views
 from localtrack._query.files import StoreListing, list_store, warn_skipped
+from localtrack._query.result import QueryResult
 from localtrack._query.runs_table import live_status_table, markers_table
 from localtrack._store.layout import runs_root
 from localtrack._store.schema import STREAMS
@@ -224,11 +225,10 @@ def query_arrow(query: str, root: str | os.PathLike[str] | None = None) -> pa.Ta
     return run_with_retry(root, work)
 
 
-def sql(query: str, root: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyRelation:
-    """Run `query` over every run under `root`; the result as a DuckDB relation.
+def sql(query: str, root: str | os.PathLike[str] | None = None) -> QueryResult:
+    """Run `query` over every run under `root` and return its rows.
 
     The rows are read completely before this returns (retrying across compaction), so
     `.df()`, `.pl()`, `.arrow()`, `.fetchall()` and `.show()` on the result never touch the store.
     """
-    table = query_arrow(query, root)
-    return duckdb.connect(":memory:").from_arrow(table)
+    return QueryResult(query_arrow(query, root))

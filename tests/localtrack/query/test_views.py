@@ -172,3 +172,13 @@ def test_scalars_written_by_two_writers_are_both_read(tmp_path: Path) -> None:
     assert connect(tmp_path).execute(
         "SELECT count(DISTINCT writer), count(*) FROM scalars"
     ).fetchone() == (2, 5)
+
+
+def test_sql_result_converts_like_a_relation(tmp_path: Path) -> None:
+    make_run(tmp_path / "r", "conv", points=5)
+    result = sql("SELECT step, value FROM scalars ORDER BY step", tmp_path)
+    assert len(result) == 5
+    assert result.columns == ["step", "value"]
+    assert result.df()["step"].tolist() == [0, 1, 2, 3, 4]
+    assert result.arrow().column("value").to_pylist() == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert result.filter("step > 2").fetchall() == [(3, 0.3), (4, 0.4)]
