@@ -245,8 +245,9 @@ def many_runs_benchmarks(
 def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, float, int]]) -> None:
     per_row = {name: t / max(n, 1) for name, t, n in history}
     tbparse = next((v for k, v in per_row.items() if k.startswith("tbparse")), None)
-    print("\n| one tag's history | rows | median s | µs/row | per row, × faster than tbparse |")
-    print("|---|---|---|---|---|")
+    if history:
+        print("\n| one tag's history | rows | median s | µs/row | per row, × faster than tbparse |")
+        print("|---|---|---|---|---|")
     for name, t, n in history:
         ratio = f"{tbparse / per_row[name]:.0f}" if tbparse else "n/a"
         print(f"| {name} | {n} | {t:.4f} | {per_row[name] * 1e6:.3f} | {ratio} |")
@@ -263,6 +264,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1000, help="runs of the many-runs store")
     parser.add_argument("--run-points", type=int, default=1000, help="points per run there")
     parser.add_argument("--repeat", type=int, default=5, help="timings per measurement")
+    parser.add_argument(
+        "--skip-history",
+        action="store_true",
+        help="only the many-runs store (no TensorBoard/MLflow)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_query_") as d:
         tmp = Path(d)
