@@ -45,23 +45,34 @@ def test_four_ranks_write_one_run(tmp_path):
     assert len(set(table.column("pid").to_pylist())) == 4
 
 
-def test_drop_policy_bounds_memory_and_counts_what_it_dropped(tmp_path, monkeypatch):
+def tiny_writer_with_slow_disk(run_dir, monkeypatch, on_full, delay):
+    """A writer whose buffers hold 100 rows (400 at most) and whose every publish is slow."""
     import localtrack._writer.core as core
 
     real_publish = core.publish
 
     def slow_publish(*args):
-        time.sleep(0.2)
+        time.sleep(delay)
         return real_publish(*args)
 
     monkeypatch.setattr(core, "publish", slow_publish)
-    w = SummaryWriter(tmp_path / "r", on_full="drop")
+    w = SummaryWriter(run_dir, on_full=on_full)
     w._core.max_rows = w._max_rows = 100
     w._core.hard_cap = 400
+    return w
+
+
+def log_and_watch_the_buffer(w, n):
     peak = 0
-    for step in range(20_000):
+    for step in range(n):
         w.add_scalar("x", 1.0, step)
         peak = max(peak, len(w._core.buffers["scalars"]))
+    return peak
+
+
+def test_drop_policy_bounds_memory_and_counts_what_it_dropped(tmp_path, monkeypatch):
+    w = tiny_writer_with_slow_disk(tmp_path / "r", monkeypatch, "drop", 0.2)
+    peak = log_and_watch_the_buffer(w, 20_000)
     dropped = w._core.dropped
     w.close()
     assert peak <= 400
@@ -71,22 +82,8 @@ def test_drop_policy_bounds_memory_and_counts_what_it_dropped(tmp_path, monkeypa
 
 
 def test_block_policy_waits_and_keeps_everything(tmp_path, monkeypatch):
-    import localtrack._writer.core as core
-
-    real_publish = core.publish
-
-    def slow_publish(*args):
-        time.sleep(0.05)
-        return real_publish(*args)
-
-    monkeypatch.setattr(core, "publish", slow_publish)
-    w = SummaryWriter(tmp_path / "r")
-    w._core.max_rows = w._max_rows = 100
-    w._core.hard_cap = 400
-    peak = 0
-    for step in range(5_000):
-        w.add_scalar("x", 1.0, step)
-        peak = max(peak, len(w._core.buffers["scalars"]))
+    w = tiny_writer_with_slow_disk(tmp_path / "r", monkeypatch, "block", 0.05)
+    peak = log_and_watch_the_buffer(w, 5_000)
     w.close()
     assert peak <= 400 and w._core.dropped == 0
     stored = read_stream(tmp_path / "r", "scalars")
