@@ -272,13 +272,12 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_query_") as d:
         tmp = Path(d)
-        history = history_benchmarks(
-            tmp, args.points, args.repeat, min(args.mlflow_points, args.points)
-        )
+        history = []
+        if not args.skip_history:
+            mlflow_points = min(args.mlflow_points, args.points)
+            history = history_benchmarks(tmp, args.points, args.repeat, mlflow_points)
         many = many_runs_benchmarks(tmp, args.runs, args.run_points, args.repeat)
-    print(
-        f"\nbench_query: --points {args.points} --mlflow-points {args.mlflow_points} --runs {args.runs} --run-points {args.run_points} --repeat {args.repeat}"
-    )
+    print(f"\nbench_query: {' '.join(sys.argv[1:])}")
     print_table(history, many)
     return 0
 
