@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import duckdb
 import pyarrow as pa
@@ -99,7 +100,13 @@ def run(args: argparse.Namespace) -> int:
         metrics = args.metric or key_metrics(con)
         return con.sql(runs_query(where_clause(args), metrics)).arrow().read_all()
 
-    table = run_with_retry(runs_root(args.root), work)
+    root = runs_root(args.root)
+    table = run_with_retry(root, work)
+    if table.num_rows == 0 and not args.json:
+        where = "" if root.is_dir() else " (the folder does not exist)"
+        print(
+            f"no runs under {root}{where}; --root or LOCALTRACK_DIR names another", file=sys.stderr
+        )
     if args.json:
         render.write_json(table)
         return 0

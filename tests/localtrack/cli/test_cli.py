@@ -232,3 +232,11 @@ def test_rm_refuses_a_running_run_without_force(tmp_path: Path, capsys) -> None:
         writer.close()
     code, out, _ = run_cli(capsys, "--root", str(tmp_path), "runs", "--json")
     assert [r["status"] for r in json.loads(out)] == ["finished"]
+
+
+def test_runs_on_a_missing_root_says_so(tmp_path: Path, capsys) -> None:
+    code, out, err = run_cli(capsys, "--root", str(tmp_path / "nowhere"), "runs")
+    assert code == 0
+    assert "no runs under" in err and "does not exist" in err
+    code, out, _ = run_cli(capsys, "--root", str(tmp_path / "nowhere"), "runs", "--json")
+    assert json.loads(out) == []
