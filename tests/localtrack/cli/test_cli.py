@@ -240,3 +240,17 @@ def test_runs_on_a_missing_root_says_so(tmp_path: Path, capsys) -> None:
     assert "no runs under" in err and "does not exist" in err
     code, out, _ = run_cli(capsys, "--root", str(tmp_path / "nowhere"), "runs", "--json")
     assert json.loads(out) == []
+
+
+def test_a_newer_store_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
+    from localtrack._store.layout import MARKER_NAME
+
+    write_run(tmp_path / "p" / "future", points=2)
+    marker_path = tmp_path / "p" / "future" / MARKER_NAME
+    marker = json.loads(marker_path.read_text())
+    marker["format_version"] = 2
+    marker_path.write_text(json.dumps(marker))
+    code, out, err = run_cli(capsys, "--root", str(tmp_path), "sql", "SELECT 1")
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1
+    assert "format version 2" in err and "upgrade localtrack" in err
