@@ -15,6 +15,7 @@ import re
 import time
 import warnings
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,6 +198,36 @@ def list_stream(
     raise OSError(f"{stream_dir} kept changing while it was listed; try again")
 
 
+@dataclass
+class RunListing:
+    """What listing one run found (see list_store)."""
+
+    run: RunEntry
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    pinned: dict[Path, int] = field(default_factory=dict)
+    bad: list[Path] = field(default_factory=list)
+
+
+def list_run(run_dir: Path, skipped: set[Path], pin: bool, now: float) -> RunListing | None:
+    """One run's marker, lease and live files (None when the run vanished meanwhile)."""
+    try:
+        marker = read_run_marker(run_dir)
+    except FileNotFoundError:
+        return None  # removed while we looked (localtrack rm)
+    found = RunListing(RunEntry(run_dir, marker, newest_lease(run_dir)))
+    pin = pin and found.run.has_live_writer(now)
+    for stream in stream_dirs(run_dir):
+        good, fds, bad = list_stream(run_dir / stream, skipped, pin)
+        found.files[stream] = good
+        found.pinned.update(fds)
+        found.bad.extend(bad)
+    return found
+
+
+PARALLEL_FROM = 64
+"""Stores with at least this many runs are listed by a few threads (the work is system calls)."""
+
+
 def list_store(root: Path, skip: Iterable[Path] = (), pin: bool = False) -> StoreListing:
     """List every run under `root` and the live files of each stream, minus `skip`.
 
@@ -207,28 +238,33 @@ def list_store(root: Path, skip: Iterable[Path] = (), pin: bool = False) -> Stor
     """
     skipped = set(skip)
     pin = pin and pins.PINNING
-    listing = StoreListing(root=root, files={s: [] for s in STREAMS})
-    reserved = 0
     now = time.time()
-    for run_dir in find_runs(root):
-        try:
-            marker = read_run_marker(run_dir)
-        except FileNotFoundError:
-            continue  # removed while we looked (localtrack rm)
-        run = RunEntry(run_dir, marker, newest_lease(run_dir))
-        listing.runs.append(run)
-        pin_run = pin and run.has_live_writer(now)
-        for stream in stream_dirs(run_dir):
-            if pin_run and len(listing.pinned) >= reserved:
-                if pins.room_for(512):
-                    reserved += 512
-                else:  # too many files to hold open: read by path, retry on vanishing
-                    listing.release()
-                    pin = pin_run = False
-            good, fds, bad = list_stream(run_dir / stream, skipped, pin_run)
-            listing.files[stream].extend(good)
-            listing.pinned.update(fds)
-            for path in bad:
-                warn_skipped(path, "not a whole Parquet file (truncated or corrupt)")
-                listing.skipped.append(path)
+    run_dirs = find_runs(root)
+
+    def one(run_dir: Path) -> RunListing | None:
+        return list_run(run_dir, skipped, pin, now)
+
+    workers = 4 if len(run_dirs) >= PARALLEL_FROM else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(one, d) for d in run_dirs]
+    try:
+        found = [f.result() for f in futures]
+    except BaseException:  # a newer format, say: close what the other runs opened
+        for f in futures:
+            if f.exception() is None and (run := f.result()) is not None:
+                pins.close_all(run.pinned.values())
+        raise
+    listing = StoreListing(root=root, files={s: [] for s in STREAMS})
+    for run in found:
+        if run is None:
+            continue
+        listing.runs.append(run.run)
+        for stream, paths in run.files.items():
+            listing.files[stream].extend(paths)
+        listing.pinned.update(run.pinned)
+        for path in run.bad:
+            warn_skipped(path, "not a whole Parquet file (truncated or corrupt)")
+            listing.skipped.append(path)
+    if listing.pinned and not pins.room_for(0):
+        listing.release()  # too many files held open: read by path, retry if one vanishes
     return listing
