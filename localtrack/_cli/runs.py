@@ -9,7 +9,9 @@ import duckdb
 import pyarrow as pa
 
 from localtrack._cli import render
-from localtrack._query.connect import run_with_retry
+from localtrack._query.connect import run_on_listing
+from localtrack._query.files import StoreListing
+from localtrack._query.last_values import run_tags
 from localtrack._query.views import quote
 from localtrack._store.layout import runs_root
 
@@ -54,15 +56,6 @@ def where_clause(args: argparse.Namespace) -> str:
     return " AND ".join(parts)
 
 
-PER_TAG_SQL = """
-    CREATE TEMP TABLE per_tag AS
-    SELECT run_id, tag, max(step) AS last_step, arg_max(value, step) AS last,
-        max(wall_time) AS last_time
-    FROM scalars GROUP BY run_id, tag
-"""
-"""One scan of every scalar: each run's last step, time and value of each tag."""
-
-
 def key_metrics(con: duckdb.DuckDBPyConnection) -> list[str]:
     """A few tags worth a column: those named like a loss or accuracy first, most common first."""
     tags = con.execute("SELECT tag FROM per_tag GROUP BY tag ORDER BY count(*) DESC, tag")
@@ -72,15 +65,16 @@ def key_metrics(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def runs_query(where: str, metrics: list[str]) -> str:
-    picks = "".join(
-        f", any_value(last) FILTER (WHERE tag = {quote(m)}) AS m{i}" for i, m in enumerate(metrics)
+    picks_sql = "".join(
+        f", any_value(last_value) FILTER (WHERE tag = {quote(m)}) AS m{i}"
+        for i, m in enumerate(metrics)
     )
     chosen = "".join(
         f", s.m{i} AS {quote(m).replace(chr(39), chr(34))}" for i, m in enumerate(metrics)
     )
     return f"""
         WITH last AS (
-            SELECT run_id, max(last_step) AS last_step, max(last_time) AS last_time{picks}
+            SELECT run_id, max(last_step) AS last_step, max(last_time) AS last_time{picks_sql}
             FROM per_tag GROUP BY run_id
         )
         SELECT r.run_id, r.project, r.name, r.status, r.started_at,
@@ -95,13 +89,13 @@ def runs_query(where: str, metrics: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    def work(con: duckdb.DuckDBPyConnection) -> pa.Table:
-        con.execute(PER_TAG_SQL)
+    def work(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> pa.Table:
+        con.register("per_tag", run_tags(con, listing))
         metrics = args.metric or key_metrics(con)
         return con.sql(runs_query(where_clause(args), metrics)).arrow().read_all()
 
     root = runs_root(args.root)
-    table = run_with_retry(root, work)
+    table = run_on_listing(root, work)
     if table.num_rows == 0 and not args.json:
         where = "" if root.is_dir() else " (the folder does not exist)"
         print(

@@ -167,6 +167,17 @@ def run_with_retry(
 
     The connection is closed afterwards unless `close` is false (connect() hands it out).
     """
+    return run_on_listing(root, lambda con, _listing: work(con), skip=skip, close=close)
+
+
+def run_on_listing(
+    root: str | os.PathLike[str] | None,
+    work: Callable[[duckdb.DuckDBPyConnection, StoreListing], T],
+    *,
+    skip: tuple[Path, ...] = (),
+    close: bool = True,
+) -> T:
+    """run_with_retry for work that also needs the listing the connection was built on."""
     base = runs_root(root)
     skipped: set[Path] = set(skip)
     for attempt in range(MAX_ATTEMPTS):
@@ -176,7 +187,7 @@ def run_with_retry(
         ok = False
         try:
             con, release = build_connection(listing)
-            result = work(con)
+            result = work(con, listing)
             ok = True
             return result
         except duckdb.Error as e:

@@ -1,0 +1,143 @@
+"""Each run's last step and last value of every scalar tag, scanning each segment file once ever.
+
+Segment files never change once published (compaction writes new names), so what one file
+holds per tag (points, last step and value, min, max) is computed once and kept in a small
+cache outside the store ($LOCALTRACK_CACHE_DIR, else ~/.cache/localtrack), keyed by path,
+size and mtime. A later call scans only files it has not seen: the new segments of running
+writers and freshly compacted files. A missing or unreadable cache is rebuilt; nothing in
+the store is written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from localtrack._query.files import StoreListing
+from localtrack._store.schema import WALL_TIME
+from localtrack._store.segments import write_atomic
+
+CACHE_ENV = "LOCALTRACK_CACHE_DIR"
+CACHE_NAME = "scalar-tails-v1.parquet"
+
+FILE_TAGS = pa.schema(
+    [
+        pa.field("path", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("run_id", pa.string()),
+        pa.field("tag", pa.string()),
+        pa.field("points", pa.int64()),
+        pa.field("last_step", pa.int64()),
+        pa.field("last_value", pa.float64()),
+        pa.field("last_time", WALL_TIME),
+        pa.field("min", pa.float64()),
+        pa.field("max", pa.float64()),
+    ]
+)
+"""One row per (segment file, tag): what that file holds of the tag."""
+
+_FILE_SQL = """
+    SELECT filename, run_id, tag, count(*) AS points, max(step) AS last_step,
+        arg_max(value, (step, wall_time)) AS last_value, max(wall_time) AS last_time,
+        min(value) AS min, max(value) AS max
+    FROM read_parquet($files, filename = true, hive_partitioning = false)
+    GROUP BY filename, run_id, tag
+"""
+
+RUN_TAGS_SQL = """
+    SELECT run_id, tag, sum(points) AS points, max(last_step) AS last_step,
+        arg_max(last_value, (last_step, last_time)) AS last_value, max(last_time) AS last_time,
+        min(min) AS min, max(max) AS max
+    FROM file_tags GROUP BY run_id, tag
+"""
+"""Per (run, tag) from per-file rows: the last value is the one at the greatest step."""
+
+
+def cache_path() -> Path:
+    base = os.environ.get(CACHE_ENV)
+    if base:
+        return Path(base) / CACHE_NAME
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "localtrack" / CACHE_NAME
+
+
+def file_keys(listing: StoreListing) -> dict[str, tuple[Path, int, int]]:
+    """The listed scalars files by absolute path: (listed path, size, mtime_ns)."""
+    keys: dict[str, tuple[Path, int, int]] = {}
+    for path in listing.files["scalars"]:
+        fd = listing.pinned.get(path)
+        try:
+            st = os.fstat(fd) if fd is not None else os.stat(path)
+        except FileNotFoundError:
+            continue  # the query over it will fail and be retried on a fresh listing
+        keys[os.path.abspath(path)] = (path, st.st_size, st.st_mtime_ns)
+    return keys
+
+
+def load_cache(keys: dict[str, tuple[Path, int, int]]) -> tuple[pa.Table, bool]:
+    """The cached rows of files still listed and unchanged, and whether any were dropped."""
+    try:
+        table = pq.read_table(cache_path(), schema=FILE_TAGS)
+    except (OSError, pa.ArrowException):
+        return FILE_TAGS.empty_table(), False
+    paths = table.column("path").to_pylist()
+    sizes = table.column("size").to_pylist()
+    mtimes = table.column("mtime_ns").to_pylist()
+    keep = [
+        p in keys and keys[p][1:] == (s, m) for p, s, m in zip(paths, sizes, mtimes, strict=True)
+    ]
+    return table.filter(pa.array(keep, pa.bool_())), not all(keep)
+
+
+def scan_files(
+    con: duckdb.DuckDBPyConnection,
+    listing: StoreListing,
+    paths: list[str],
+    keys: dict[str, tuple[Path, int, int]],
+) -> pa.Table:
+    """Per-file tag rows of `paths` (absolute), computed by one DuckDB scan."""
+    if not paths:
+        return FILE_TAGS.empty_table()
+    read_paths = {listing.read_path(keys[p][0]): p for p in paths}
+    rows = con.sql(_FILE_SQL, params={"files": list(read_paths)}).arrow().read_all()
+    real = [read_paths[f] for f in rows.column("filename").to_pylist()]
+    columns: dict[str, object] = {
+        "path": real,
+        "size": [keys[p][1] for p in real],
+        "mtime_ns": [keys[p][2] for p in real],
+    }
+    for name in FILE_TAGS.names[3:]:
+        columns[name] = rows.column(name)
+    return pa.table(columns, schema=FILE_TAGS)
+
+
+def save_cache(table: pa.Table) -> None:
+    path = cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        write_atomic(path, sink.getvalue().to_pybytes())
+    except OSError:
+        pass  # a cache we cannot write only costs speed next time
+
+
+def run_tags(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> pa.Table:
+    """(run_id, tag, points, last_step, last_value, last_time, min, max) for every run's tags."""
+    keys = file_keys(listing)
+    cached, pruned = load_cache(keys)
+    seen = set(cached.column("path").to_pylist())
+    fresh = scan_files(con, listing, [p for p in keys if p not in seen], keys)
+    file_tags = pa.concat_tables([cached, fresh])
+    if fresh.num_rows or pruned:
+        save_cache(file_tags)
+    con.register("file_tags", file_tags)
+    try:
+        return con.sql(RUN_TAGS_SQL).arrow().read_all()
+    finally:
+        con.unregister("file_tags")
