@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localtrack._errors import FormatVersionError
+from localtrack._errors import FormatVersionError, LocaltrackWarning
 from localtrack._query import pins
 from localtrack._store.layout import (
     FORMAT_VERSION,
@@ -36,7 +36,7 @@ RELIST_ATTEMPTS = 20
 """How often a stream folder is re-listed when files vanish while it is read (compaction)."""
 
 
-class SkippedFileWarning(UserWarning):
+class SkippedFileWarning(LocaltrackWarning):
     """A segment file could not be read and was left out of the query (it is not deleted)."""
 
 
