@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from localtrack._store.layout import SegmentName, live_segments
-from localtrack._store.segments import list_segments, read_segment
+from localtrack._store.segments import check_version, list_segments
 
 from .state import WriterProgress
 
@@ -110,11 +111,24 @@ def _hparam_points(table: pa.Table) -> pa.Table:
     return pa.table(rows, schema=POINT_SCHEMA)
 
 
+_COLUMNS = {
+    "scalars": ["writer", "seq", "tag", "step", "wall_time", "value"],
+    "hparams": ["writer", "seq", "step", "wall_time", "metrics"],
+}
+
+
+def read_columns(path: Path, columns: list[str]) -> pa.Table:
+    """The named columns of one segment, after checking its format version."""
+    pf = pq.ParquetFile(path)
+    check_version(pf.schema_arrow.metadata, path)
+    return pf.read(columns=columns)
+
+
 def read_points(run_dir: Path, stream: str, files: list[SegmentName]) -> Points:
     """The points of `files` (segments of `stream`), filtered and sorted."""
     parts = []
     for name in files:
-        table = read_segment(run_dir / stream / name.filename)
+        table = read_columns(run_dir / stream / name.filename, _COLUMNS[stream])
         parts.append(_scalar_points(table) if stream == "scalars" else _hparam_points(table))
     table = pa.concat_tables(parts) if parts else POINT_SCHEMA.empty_table()
     keep = pc.and_(pc.is_valid(table["value"]), pc.greater_equal(table["ts"], 0))

@@ -91,10 +91,15 @@ class Remote:
         self.session = requests.Session()
         self.session.headers["Content-Type"] = "application/json"
         creds = credentials if credentials is not None else Credentials.from_env(uri)
+        self.credentials = creds
         if creds.token:
             self.session.headers["Authorization"] = f"Bearer {creds.token}"
         elif creds.username is not None and creds.password is not None:
             self.session.auth = (creds.username, creds.password)
+
+    def clone(self) -> Remote:
+        """Another session to the same server, with the same credentials and timeout."""
+        return Remote(self.uri, credentials=self.credentials, timeout=self.timeout[1])
 
     def close(self) -> None:
         self.session.close()

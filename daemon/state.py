@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -180,9 +181,21 @@ def load_state(run_dir: Path, uri: str, local_run_id: str) -> SyncState:
     return state
 
 
-def save_state(run_dir: Path, uri: str, state: SyncState) -> None:
-    """Replace the state file atomically: a reader (or a restart) sees the old or the new one."""
+def save_state(run_dir: Path, uri: str, state: SyncState, *, durable: bool = True) -> None:
+    """Replace the state file atomically: a reader (or a restart) sees the old or the new one.
+
+    With `durable=False` the file is renamed into place without fsync: still atomic for a
+    killed process; a power cut may lose the latest saves, and what they recorded is then
+    sent again, which the remote absorbs. The uploader saves durably at the end of a pass.
+    """
     state.updated_at = time.time()
     path = state_path(run_dir, uri)
     path.parent.mkdir(exist_ok=True)
-    write_atomic(path, json.dumps(state.to_json(), separators=(",", ":")).encode())
+    data = json.dumps(state.to_json(), separators=(",", ":")).encode()
+    if durable:
+        write_atomic(path, data)
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)

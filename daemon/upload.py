@@ -28,7 +28,8 @@ from localtrack._store.runs import run_status
 from localtrack._store.segments import read_stream
 
 from . import encode
-from .plan import apply_marks, groups, plan_batches
+from .pipeline import Pipeline
+from .plan import Batch, apply_marks, groups, plan_batches
 from .points import METRIC_STREAMS, Points, pending_segments, read_points
 from .remote import Remote
 from .state import SyncState, WriterProgress, load_state, save_state
@@ -38,6 +39,8 @@ KEY_MAP_TAG = "localtrack.key_map"
 KEY_MAP_ARTIFACT = "localtrack/key_map.json"
 TRUNCATED_TAG = "localtrack.truncated_params"
 MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "crashed": "KILLED"}
+SAVE_EVERY_S = 0.2
+"""Least time between two saves of the state while metrics flow (the pass ends with a save)."""
 READ_ROWS = 50_000
 """Roughly how many rows one read takes in before they are sent (bounds memory)."""
 
@@ -62,7 +65,7 @@ class RunUpload:
     def __init__(
         self,
         run_dir: Path,
-        remote: Remote,
+        remote: Remote | list[Remote],
         *,
         log: Callable[..., None],
         experiments: dict[str, str] | None = None,
@@ -71,17 +74,19 @@ class RunUpload:
         progress: Progress | None = None,
     ) -> None:
         self.run_dir = run_dir
-        self.remote = remote
+        self.remotes = remote if isinstance(remote, list) else [remote]
+        self.remote = self.remotes[0]
+        self._saved_at = 0.0
         self.log = log
         self.experiments = experiments if experiments is not None else {}
         self.grace_s = grace_s
         self.stop = stop or threading.Event()
         self.progress = progress
         self.marker: Marker = read_marker(run_dir)
-        self.state: SyncState = load_state(run_dir, remote.uri, self.marker["run_id"])
+        self.state: SyncState = load_state(run_dir, self.remote.uri, self.marker["run_id"])
 
-    def save(self) -> None:
-        save_state(self.run_dir, self.remote.uri, self.state)
+    def save(self, *, durable: bool = True) -> None:
+        save_state(self.run_dir, self.remote.uri, self.state, durable=durable)
 
     # -- the pass --------------------------------------------------------------------------
 
@@ -286,33 +291,22 @@ class RunUpload:
         mapped = {t: encode.mlflow_key(t) for t in set(pts.tags)}
         if any(k != v for k, v in mapped.items()):
             self.record_key_map(list(mapped))
+        plan = plan_batches(groups(pts.writers, pts.seqs), progress, encode.MAX_METRICS_PER_BATCH)
+        pipe: Pipeline[Batch] = Pipeline(self.remotes if len(plan) > 1 else self.remotes[:1])
         sent = 0
-        for batch in plan_batches(
-            groups(pts.writers, pts.seqs), progress, encode.MAX_METRICS_PER_BATCH
-        ):
-            if self.stop.is_set():
-                return sent
-            if batch.slices:
-                keys: list[str] = []
-                vals: list[float] = []
-                ts: list[int] = []
-                steps: list[int] = []
-                for a, b in batch.slices:
-                    keys.extend(mapped[t] for t in pts.tags[a:b])
-                    vals.extend(pts.values[a:b])
-                    ts.extend(pts.ts[a:b])
-                    steps.extend(pts.steps[a:b])
-                self.remote.log_batch(encode.metrics_body(self.run_id, keys, vals, ts, steps))
-            apply_marks(progress, batch.marks)
-            self.state.points += batch.size
-            sent += batch.size
-            self.save()
-            if self.progress is not None:
-                self.progress(self.marker["run_id"], batch.size)
+        try:
+            for batch in plan:
+                if self.stop.is_set():
+                    break
+                body = self.metrics_body(batch, pts, mapped) if batch.slices else None
+                sent += self.acknowledged(progress, pipe.submit(body, batch))
+            sent += self.acknowledged(progress, pipe.drain())
+        finally:
+            pipe.close()
         if not self.stop.is_set():  # every row of these files is acknowledged
             for name in pts.files:
                 progress.setdefault(name.writer, WriterProgress()).mark_range(name.lo, name.hi)
-            self.save()
+        self.save()
         if pts.skipped:
             self.log(
                 "points_skipped",
@@ -322,6 +316,35 @@ class RunUpload:
                 why="null value or timestamp before 1970",
             )
         return sent
+
+    def metrics_body(self, batch: Batch, pts: Points, mapped: dict[str, str]) -> str:
+        keys: list[str] = []
+        vals: list[float] = []
+        ts: list[int] = []
+        steps: list[int] = []
+        for a, b in batch.slices:
+            keys.extend(mapped[t] for t in pts.tags[a:b])
+            vals.extend(pts.values[a:b])
+            ts.extend(pts.ts[a:b])
+            steps.extend(pts.steps[a:b])
+        return encode.metrics_body(self.run_id, keys, vals, ts, steps)
+
+    def acknowledged(self, progress: dict[str, WriterProgress], batches: list[Batch]) -> int:
+        """Record batches the remote acknowledged (in plan order); the points they held."""
+        if not batches:
+            return 0
+        points = 0
+        for batch in batches:
+            apply_marks(progress, batch.marks)
+            points += batch.size
+            if self.progress is not None and batch.size:
+                self.progress(self.marker["run_id"], batch.size)
+        self.state.points += points
+        now = time.monotonic()
+        if now - self._saved_at >= SAVE_EVERY_S:  # a kill re-sends at most this much
+            self.save(durable=False)
+            self._saved_at = now
+        return points
 
     # -- status ----------------------------------------------------------------------------
 

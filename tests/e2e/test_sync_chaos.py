@@ -110,8 +110,8 @@ def test_proxy_resets_errors_and_stalls_change_nothing(tmp_path, mlflow_server):
             grow(r, cycle, segments=2, points=700)
         r.config({"lr": 0.01, "opt": {"name": "adam", "beta": 0.9}})
         r.finish()
-    with FaultProxy(mlflow_server.url, fault_rate=0.4, stall_s=2.5, seed=7) as proxy:
-        proc = start_daemon(tmp_path / "root", proxy.url, tmp_path / "daemon.log")
+    with FaultProxy(mlflow_server.url, fault_rate=0.4, stall_s=5, seed=7) as proxy:
+        proc = start_daemon(tmp_path / "root", proxy.url, tmp_path / "daemon.log", "--timeout", "4")
         try:
             wait_synced(runs, proxy.url, timeout=180)
         finally:

@@ -1,0 +1,115 @@
+"""The sync suite's kill and fault loops, for longer: prints the counts, exits 1 on any mismatch.
+
+    .venv/bin/python scripts/sync_chaos.py [--kills 200] [--proxy-seconds 120] [--runs 3]
+
+1. SIGKILL the daemon at random instants while runs grow and get compacted; then check every
+   point against MLflow (none missing, none doubled, one MLflow run per local run).
+2. The daemon behind a proxy that resets, answers 500/503/429 and stalls, while runs grow;
+   then the same check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
+
+from daemon_proc import start_daemon  # noqa: E402
+from fault_proxy import FaultProxy  # noqa: E402
+from localtrack_daemon.cli import main as cli  # noqa: E402
+from localtrack_daemon.state import load_state  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow_server import start_server  # noqa: E402
+from sync_store import Store, assert_synced, compact  # noqa: E402
+
+
+def grow(run: Store, cycle: int, rng: random.Random) -> int:
+    n = rng.randint(100, 1500)
+    base = cycle * 10_000
+    run.scalars([(f"m{i % 4}/x", base + i, rng.random()) for i in range(n)])
+    return n
+
+
+def check(url: str, runs: list[Store]) -> int:
+    for r in runs:
+        r.finish()
+    code = cli(["sync", "--once", "--root", str(runs[0].dir.parents[1]), "--uri", url])
+    client = MlflowClient(url)
+    bad = 0
+    for r in runs:
+        try:
+            assert_synced(client, r.dir, r.run_id)
+        except AssertionError as e:
+            bad += 1
+            print(f"MISMATCH {r.run_id}: {e}")
+    print(f"final sync exit code {code}; runs checked {len(runs)}; mismatched {bad}")
+    return bad + (code != 0)
+
+
+def kill_loop(url: str, tmp: Path, kills: int, nruns: int, rng: random.Random) -> int:
+    runs = [Store(tmp / "kill", project="chaos-kill", name=f"r{i}") for i in range(nruns)]
+    points = 0
+    t0 = time.monotonic()
+    for cycle in range(kills):
+        for r in runs:
+            points += grow(r, cycle, rng)
+        if rng.random() < 0.15:
+            compact(rng.choice(runs).dir)
+        proc = start_daemon(tmp / "kill", url, tmp / "kill.log")
+        time.sleep(rng.uniform(0.0, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if cycle % 20 == 19:
+            done = sum(load_state(r.dir, url, r.run_id).points for r in runs)
+            print(f"  {cycle + 1} kills, {points} points logged, {done} acknowledged")
+    print(f"kill loop: {kills} SIGKILLs over {time.monotonic() - t0:.0f} s, {points} points")
+    return check(url, runs)
+
+
+def proxy_loop(url: str, tmp: Path, seconds: float, nruns: int, rng: random.Random) -> int:
+    runs = [Store(tmp / "proxy", project="chaos-proxy", name=f"r{i}") for i in range(nruns)]
+    with FaultProxy(url, fault_rate=0.3, stall_s=5, seed=rng.randint(0, 1 << 30)) as proxy:
+        proc = start_daemon(tmp / "proxy", proxy.url, tmp / "proxy.log", "--timeout", "4")
+        deadline = time.monotonic() + seconds
+        cycle = 0
+        while time.monotonic() < deadline:
+            for r in runs:
+                grow(r, cycle, rng)
+            cycle += 1
+            time.sleep(rng.uniform(0.1, 1.0))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        print(f"proxy loop: {sum(proxy.counts.values())} requests, fates {dict(proxy.counts)}")
+    return check(url, runs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--kills", type=int, default=200)
+    ap.add_argument("--proxy-seconds", type=float, default=120.0)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(Path(tmp) / "server")
+        try:
+            bad = kill_loop(server.url, Path(tmp), args.kills, args.runs, rng)
+            bad += proxy_loop(server.url, Path(tmp), args.proxy_seconds, args.runs, rng)
+        finally:
+            server.stop()
+    print("OK" if not bad else f"FAILED ({bad})")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
