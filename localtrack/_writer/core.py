@@ -69,7 +69,8 @@ class RunWriter:
         self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
         self._mine: dict[str, list[SegmentName]] = {s: [] for s in STREAMS}
         self._doomed: list[tuple[float, str, list[SegmentName]]] = []
-        self._seal_lock = threading.Lock()
+        # Re-entrant: a SIGTERM handler may close() while the main thread is inside flush().
+        self._seal_lock = threading.RLock()
         self._wake = threading.Event()
         self._drained = threading.Event()
         self._stopping = False

@@ -94,7 +94,11 @@ class SummaryWriter:
         self._scalars: list[Any] = self._core.buffers["scalars"]
         self._closed = False
         if purge_step is not None:
-            step = capture_step(purge_step)
+            try:
+                step = capture_step(purge_step)
+            except BadValue as exc:
+                self._core.close(status="failed")
+                raise UsageError(f"purge_step: {exc}") from None
             self._core.record("events", {"kind": "purge", "payload": json.dumps({"step": step})})
 
     # ---- scalars: the hot path ------------------------------------------------------------
