@@ -104,6 +104,11 @@ class SyncState:
     streams: dict[str, dict[str, WriterProgress]] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     """Param key → SHA-1 of the value the remote holds (values may be long)."""
+    artifacts: dict[str, str] = field(default_factory=dict)
+    """Stream → digest of its segment names when its per-tag Parquet artifacts were uploaded."""
+    artifacts_at: dict[str, float] = field(default_factory=dict)
+    """Stream → when (seconds since the epoch) its artifacts were last uploaded."""
+    images_tagged: bool = False
     tags_digest: str | None = None
     key_map_digest: str | None = None
     status: str | None = None
@@ -152,6 +157,9 @@ class SyncState:
             artifact_uri=data.get("artifact_uri"),
             streams=streams,
             params=dict(data.get("params", {})),
+            artifacts=dict(data.get("artifacts", {})),
+            artifacts_at={k: float(v) for k, v in data.get("artifacts_at", {}).items()},
+            images_tagged=bool(data.get("images_tagged", False)),
             tags_digest=data.get("tags_digest"),
             key_map_digest=data.get("key_map_digest"),
             status=data.get("status"),

@@ -23,11 +23,20 @@ from typing import Any
 import pyarrow as pa
 
 from localtrack._errors import NeedsPerson
+from localtrack._store.layout import live_segments
 from localtrack._store.marker import Marker, read_marker
 from localtrack._store.runs import run_status
-from localtrack._store.segments import read_stream
+from localtrack._store.segments import list_segments, read_stream
 
 from . import encode
+from .artifacts import (
+    IMAGE_STREAM,
+    LOGGED_IMAGES_TAG,
+    TABLE_STREAMS,
+    image_files,
+    read_images,
+    tag_tables,
+)
 from .pipeline import Pipeline
 from .plan import Batch, apply_marks, groups, plan_batches
 from .points import METRIC_STREAMS, Points, pending_segments, read_points
@@ -39,6 +48,8 @@ KEY_MAP_TAG = "localtrack.key_map"
 KEY_MAP_ARTIFACT = "localtrack/key_map.json"
 TRUNCATED_TAG = "localtrack.truncated_params"
 MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "crashed": "KILLED"}
+TABLES_EVERY_S = 60.0
+"""Least time between two uploads of a live run's per-tag Parquet artifacts of one stream."""
 SAVE_EVERY_S = 0.2
 """Least time between two saves of the state while metrics flow (the pass ends with a save)."""
 READ_ROWS = 50_000
@@ -101,7 +112,12 @@ class RunUpload:
             out.sent += self.sync_metrics(stream)
             if self.stop.is_set():
                 return out
-        out.complete = self.sync_status(events)
+        local = run_status(self.run_dir)
+        self.sync_images()
+        self.sync_tables(final=local != "running")
+        if self.stop.is_set():
+            return out
+        out.complete = self.sync_status(events, local)
         if self.state.problem is not None:
             self.state.problem = None
             self.save()
@@ -346,11 +362,59 @@ class RunUpload:
             self._saved_at = now
         return points
 
+    # -- artifacts -------------------------------------------------------------------------
+
+    def artifact_uri(self) -> str:
+        if not self.state.artifact_uri:
+            raise NeedsPerson("the server gave no artifact location for this run")
+        return self.state.artifact_uri
+
+    def sync_images(self) -> None:
+        """Each image and its thumbnail, where the MLflow UI shows them as a per-step grid."""
+        progress = self.state.streams.setdefault(IMAGE_STREAM, {})
+        for name in pending_segments(self.run_dir, IMAGE_STREAM, progress):
+            if self.stop.is_set():
+                return
+            p = progress.setdefault(name.writer, WriterProgress())
+            for row, data in read_images(self.run_dir, name):
+                if p.is_done(int(row["seq"])):  # type: ignore[call-overload]
+                    continue
+                for path, blob in image_files(self.marker["run_id"], row, data):
+                    self.remote.put_artifact(self.artifact_uri(), path, blob)
+            if not self.state.images_tagged:
+                tags = [(LOGGED_IMAGES_TAG, "True")]
+                self.remote.log_batch(encode.entities_body(self.run_id, "tags", tags))
+                self.state.images_tagged = True
+            p.mark_range(name.lo, name.hi)
+            self.save()
+
+    def sync_tables(self, *, final: bool) -> None:
+        """Per-tag Parquet artifacts of the other streams, when their files changed.
+
+        While the run is live a stream is uploaded again at most every TABLES_EVERY_S.
+        """
+        for stream in TABLE_STREAMS:
+            if self.stop.is_set():
+                return
+            names = live_segments(list_segments(self.run_dir / stream))
+            if not names:
+                continue
+            digest = _digest([n.filename for n in names])
+            if self.state.artifacts.get(stream) == digest:
+                continue
+            last = self.state.artifacts_at.get(stream, 0.0)
+            if not final and abs(time.time() - last) < TABLES_EVERY_S:
+                continue
+            for path, blob in tag_tables(self.run_dir, stream, names).items():
+                self.remote.put_artifact(self.artifact_uri(), path, blob)
+            self.state.artifacts_at[stream] = time.time()
+            self.state.artifacts[stream] = digest
+            self.save()
+
     # -- status ----------------------------------------------------------------------------
 
-    def sync_status(self, events: pa.Table | None) -> bool:
+    def sync_status(self, events: pa.Table | None, local: str) -> bool:
         """Set the MLflow status once the data is up; True when the run is final and set."""
-        local = run_status(self.run_dir)
         status = MLFLOW_STATUS.get(local, "RUNNING")
         end_ms: int | None = None
         if local in ("finished", "failed"):

@@ -1,0 +1,77 @@
+"""Images as the MLflow UI's per-step grid, other streams as per-tag Parquet artifacts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from localtrack_daemon.cli import main as cli
+from localtrack_daemon.state import load_state
+from mlflow import MlflowClient
+
+import localtrack
+
+pytestmark = pytest.mark.mlflow
+
+
+def artifact_paths(client, run_id, path):
+    out = []
+    for a in client.list_artifacts(run_id, path):
+        out += artifact_paths(client, run_id, a.path) if a.is_dir else [a.path]
+    return out
+
+
+def test_images_histograms_and_texts_land_as_artifacts_idempotently(tmp_path, mlflow_server):
+    log_dir = tmp_path / "art" / "exp1"
+    w = localtrack.SummaryWriter(log_dir)
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        w.add_image("samples/input", rng.random((3, 40, 30)), step)
+        w.add_image("big", rng.random((3, 300, 500)), step)
+        w.add_histogram("weights/fc1", rng.normal(size=1000), step)
+        w.add_text("notes", f"step **{step}**", step)
+        w.add_scalar("loss", 1.0 / (step + 1), step)
+    w.close()
+    args = ["sync", "--once", "--root", str(tmp_path), "--uri", mlflow_server.url]
+    assert cli(args) == 0
+
+    client = MlflowClient(mlflow_server.url)
+    run_id = json.loads((log_dir / "localtrack-run.json").read_text())["run_id"]
+    state = load_state(log_dir, mlflow_server.url, run_id)
+    rid = state.mlflow_run_id
+    run = client.get_run(rid)
+    assert run.data.tags["mlflow.loggedImages"] == "True"
+    images = artifact_paths(client, rid, "images")
+    pattern = re.compile(
+        r"images/(samples~input|big)\+step\+(\d)\+timestamp\+(\d+)\+[0-9a-f-]{36}(\.png|\+compressed\.(png|webp))"
+    )
+    assert all(pattern.fullmatch(p) for p in images), images
+    assert len(images) == 2 * 2 * 3
+    assert sum(p.endswith("+compressed.webp") for p in images) == 3  # the big ones, 256 px
+
+    local = pq.read_table(next((log_dir / "histograms").glob("*.parquet")))
+    hist = client.download_artifacts(
+        rid, "localtrack/histograms/weights/fc1.parquet", str(tmp_path / "dl")
+    )
+    remote = pq.read_table(hist)
+    assert remote["step"].to_pylist() == [0, 1, 2]
+    assert remote["bucket_counts"].to_pylist() == local.sort_by("step")["bucket_counts"].to_pylist()
+    texts = pq.read_table(
+        client.download_artifacts(rid, "localtrack/texts/notes.parquet", str(tmp_path / "dl2"))
+    )
+    assert texts["text"].to_pylist() == ["step **0**", "step **1**", "step **2**"]
+
+    # Again, and with the state lost: the very same files, none added.
+    before = sorted(artifact_paths(client, rid, ""))
+    assert cli(args) == 0
+    for p in (log_dir / "sync").iterdir():
+        p.unlink()
+    assert cli(args) == 0
+    assert sorted(artifact_paths(client, rid, "")) == before
+    first = next(p for p in images if "compressed" not in p)
+    png = client.download_artifacts(rid, first, str(tmp_path / "dl3"))
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
