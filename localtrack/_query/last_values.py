@@ -43,7 +43,7 @@ FILE_TAGS = pa.schema(
 
 _FILE_SQL = """
     SELECT filename, run_id, tag, count(*) AS points, max(step) AS last_step,
-        arg_max(value, (step, wall_time)) AS last_value, max(wall_time) AS last_time,
+        arg_max(value, step) AS last_value, max(wall_time) AS last_time,
         min(value) AS min, max(value) AS max
     FROM read_parquet($files, filename = true, hive_partitioning = false)
     GROUP BY filename, run_id, tag
