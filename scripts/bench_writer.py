@@ -311,7 +311,7 @@ def child(system: str, measure: str, n: int, d: Path) -> dict[str, Any]:
         return {"value": closed}
     if measure == "bytes":
         return {"value": dir_bytes(d) / n}
-    return {"value": (rss_bytes("VmHWM") - rss0) / 1e6}
+    return {"value": max(rss_bytes("VmHWM") - rss0, 0) / 1e6}
 
 
 def child_main(args: argparse.Namespace) -> None:
@@ -442,7 +442,7 @@ def table(cells: dict[tuple[str, str], Cell], systems: list[str]) -> list[str]:
         row.append(("yes" if lt.value <= target else "no") if met else "")  # type: ignore[union-attr,operator]
         for p in peers:
             c = cells.get((m.key, p))
-            ok = lt and c and lt.value is not None and c.value
+            ok = lt and c and lt.value is not None and c.value and c.value >= 0.001
             row.append(f"{lt.value / c.value:.3g}×" if ok else "")  # type: ignore[union-attr,operator]
         lines.append("| " + " | ".join(row) + " |")
     lines += [""] + [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
@@ -473,8 +473,30 @@ def machine() -> list[str]:
             versions.append(f"{pkg} not installed")
     return [
         f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"localtrack code: {code_version()}",
         f"Python {platform.python_version()}; " + ", ".join(versions),
     ]
+
+
+def code_version() -> str:
+    """The git commit measured, and whether localtrack/ had uncommitted changes."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "localtrack"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"commit {head}" + (" with uncommitted changes in localtrack/" if dirty else "")
 
 
 def main() -> None:
