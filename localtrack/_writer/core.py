@@ -37,6 +37,16 @@ DELETE_GRACE_SECS = 5.0
 ON_FULL = ("block", "drop")
 
 
+def _take(rows: list[Any]) -> list[Any]:
+    """Remove and return the rows present now: one slice, one del, both atomic under the GIL."""
+    n = len(rows)
+    if n == 0:
+        return []
+    chunk = rows[:n]
+    del rows[:n]
+    return chunk
+
+
 class RunWriter:
     """Buffers, the sealer thread and the lifecycle of one process writing one run."""
 
@@ -65,6 +75,7 @@ class RunWriter:
         self.dropped = 0
         self.warn = WarnOnce()
         self.buffers: dict[str, list[Any]] = {s: [] for s in STREAMS}
+        self.scalar_dicts: list[Any] = []  # run.log rows (dict, step, time), sealed as scalars
         self._next_seq = dict.fromkeys(STREAMS, 0)
         self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
         self._mine: dict[str, list[SegmentName]] = {s: [] for s in STREAMS}
@@ -86,16 +97,19 @@ class RunWriter:
 
     # ---- hot-path support -------------------------------------------------------------
 
-    def pressure(self, rows: list[Any]) -> None:
-        """Called by the hot path when a buffer passed max_rows: wake the sealer, apply policy."""
-        self._wake.set()
-        if len(rows) < self.hard_cap:
+    def pressure(self, rows: list[Any], soft_cap: int | None = None) -> None:
+        """Called by the hot path when a buffer passed its soft cap (max_rows by default):
+        wake the sealer; at 4x the soft cap apply the on_full policy."""
+        if not self._wake.is_set():  # is_set() is an attribute read; set() takes a lock
+            self._wake.set()
+        hard_cap = self.hard_cap if soft_cap is None else 4 * soft_cap
+        if len(rows) < hard_cap:
             return
         if self.on_full == "drop" or not self._thread.is_alive():
             rows.pop()
             self.dropped += 1
             return
-        while len(rows) >= self.hard_cap and self._thread.is_alive():
+        while len(rows) >= hard_cap and self._thread.is_alive():
             self._drained.clear()
             self._wake.set()
             self._drained.wait(0.05)
@@ -114,13 +128,12 @@ class RunWriter:
 
     def _seal_all(self, compact: bool = True) -> None:
         for stream, rows in self.buffers.items():
-            n = len(rows)
-            if n == 0:
+            chunk = _take(rows)
+            dicts = _take(self.scalar_dicts) if stream == "scalars" else []
+            if not chunk and not dicts:
                 continue
-            chunk = rows[:n]
-            del rows[:n]
             seq = self._next_seq[stream]
-            table = self._build(stream, chunk, seq)
+            table = self._build(stream, chunk, seq, dicts)
             if table is not None:
                 self._next_seq[stream] = seq + 1
                 self._unpublished[stream].append(
@@ -140,11 +153,12 @@ class RunWriter:
             if compact:
                 self._compact(stream)
 
-    def _build(self, stream: str, chunk: list[Any], seq: int) -> pa.Table | None:
+    def _build(self, stream: str, chunk: list[Any], seq: int, dicts: list[Any]) -> pa.Table | None:
         """The chunk's table; should one row break building, the others are still kept."""
         try:
-            return self._build_rows(stream, chunk, seq)
+            return self._build_rows(stream, chunk, seq, dicts)
         except Exception as exc:
+            chunk = chunk + [(k, v, step, t) for d, step, t in dicts for k, v in d.items()]
             good = [row for row in chunk if self._builds(stream, row, seq)]
             print(
                 f"localtrack: {len(chunk) - len(good)} {stream} row(s) could not be stored "
@@ -160,10 +174,16 @@ class RunWriter:
             return False
         return True
 
-    def _build_rows(self, stream: str, chunk: list[Any], seq: int) -> pa.Table | None:
+    def _build_rows(
+        self,
+        stream: str,
+        chunk: list[Any],
+        seq: int,
+        dicts: list[Any] = (),  # type: ignore[assignment]
+    ) -> pa.Table | None:
         ident, run_id = self.identity, self.run_id
         if stream == "scalars":
-            return seal_scalars(chunk, run_id, ident, seq, self.warn)
+            return seal_scalars(chunk, run_id, ident, seq, self.warn, dicts)
         if stream in TAGGED_STREAMS:
             return seal_tagged(stream, chunk, run_id, ident, seq, self.warn)
         return seal_records(stream, chunk, run_id, ident, seq)

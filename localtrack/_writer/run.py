@@ -48,7 +48,9 @@ class Run:
         self.dir = str(core.run_dir)
         self.resumed = resumed
         self._scalars: list[Any] = core.buffers["scalars"]
+        self._dicts: list[Any] = core.scalar_dicts
         self._max_rows = core.max_rows
+        self._max_dict_rows = max(1, core.max_rows // 16)  # a dict row holds ~10 numbers
         self._closed = False
         self._step = 0
         self._hooks: list[Any] = []
@@ -88,18 +90,32 @@ class Run:
             step = self._vet_step(step)
         now = _now()
         rows = self._scalars
+        for value in data.values():
+            if type(value) is not float and type(value) is not int:
+                break
+        else:  # only plain numbers: one row for the whole dict, expanded when sealing
+            copy = dict(data)
+            self._dicts.append((copy, step, now))
+            self.summary.observe(copy)
+            self._advance(step, commit)
+            if len(self._dicts) >= self._max_dict_rows:
+                self._core.pressure(self._dicts, self._max_dict_rows)
+            return
         for key, value in data.items():
             if type(value) is float or type(value) is int:
                 rows.append((key, value, step, now))
             else:
                 self._log_other(str(key), value, step, now)
         self.summary.observe(data)
+        self._advance(step, commit)
+        if len(rows) >= self._max_rows:
+            self._core.pressure(rows)
+
+    def _advance(self, step: int, commit: bool | None) -> None:
         if commit or commit is None:
             self._step = step + 1
         elif step > self._step:
             self._step = step
-        if len(rows) >= self._max_rows:
-            self._core.pressure(rows)
 
     def _vet_step(self, step: Any) -> int:
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from localtrack._store.schema import STREAMS
 from localtrack._writer.identity import WriterIdentity
@@ -56,14 +57,24 @@ _TAG, _VALUE, _STEP, _TIME = (itemgetter(i) for i in range(4))
 
 
 def seal_scalars(
-    rows: list[tuple[Any, ...]], run_id: str, ident: WriterIdentity, seq: int, warn: WarnOnce
+    rows: list[tuple[Any, ...]],
+    run_id: str,
+    ident: WriterIdentity,
+    seq: int,
+    warn: WarnOnce,
+    dict_rows: list[tuple[dict[str, Any], int, float]] = (),  # type: ignore[assignment]
 ) -> pa.Table | None:
-    """The scalars table; rows the hot path could not vet (steps, tags, times) are vetted here."""
+    """The scalars table of add_scalar rows and run.log dicts (dict, step, time).
+
+    Rows the hot path could not vet (steps, tags, times) are vetted here, one by one,
+    only when the vectorised conversion refuses the chunk.
+    """
     try:
-        return _scalar_table(rows, run_id, ident, seq)
+        return _scalar_table(_columns(rows, dict_rows), run_id, ident, seq)
     except (TypeError, ValueError, OverflowError, pa.ArrowException):
-        good = [r for r in map(_vet_scalar_row, rows, repeat(warn)) if r is not None]
-        return _scalar_table(good, run_id, ident, seq) if good else None
+        flat = rows + [(k, v, step, t) for d, step, t in dict_rows for k, v in d.items()]
+        good = [r for r in map(_vet_scalar_row, flat, repeat(warn)) if r is not None]
+        return _scalar_table(_columns(good, ()), run_id, ident, seq) if good else None
 
 
 def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | None:
@@ -80,28 +91,76 @@ def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | N
     return tag, value, step, wall_time
 
 
-def _scalar_table(
-    rows: list[tuple[Any, ...]], run_id: str, ident: WriterIdentity, seq: int
-) -> pa.Table:
+_Columns = tuple[pa.Array, list[Any], np.ndarray, np.ndarray]
+
+
+def _columns(rows: list[tuple[Any, ...]], dict_rows: Any) -> _Columns:
+    """Tag, value, step and time columns of add_scalar rows followed by run.log dict rows."""
     n = len(rows)
-    tags = list(map(_TAG, rows))
-    if "" in tags:
-        raise ValueError("empty tag")
+    tags = pa.array(list(map(_TAG, rows)), type=pa.string())
     values = list(map(_VALUE, rows))
+    steps = np.fromiter(map(_STEP, rows), dtype=np.int64, count=n)
+    times = np.fromiter(map(_TIME, rows), dtype=np.float64, count=n)
+    if not dict_rows:
+        return tags, values, steps, times
+    dtags, dsteps, dtimes = _dict_row_keys(dict_rows)
+    for data, _, _ in dict_rows:
+        values.extend(data.values())
+    return (
+        pa.concat_arrays([tags, dtags]),
+        values,
+        np.concatenate([steps, dsteps]),
+        np.concatenate([times, dtimes]),
+    )
+
+
+def _dict_row_keys(
+    dict_rows: list[tuple[dict[str, Any], int, float]],
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Tags, steps and times of dict rows; logs repeat the same keys, so tags are dictionary
+    codes of each row's key tuple (a dict lookup per row, not a string per value)."""
+    codes: dict[tuple[Any, ...], np.ndarray] = {}
+    names: dict[Any, int] = {}
+    parts, sizes = [], np.empty(len(dict_rows), dtype=np.int64)
+    for i, (data, _, _) in enumerate(dict_rows):
+        keys = tuple(data)
+        code = codes.get(keys)
+        if code is None:
+            code = codes[keys] = np.array(
+                [names.setdefault(k, len(names)) for k in keys], dtype=np.int32
+            )
+        parts.append(code)
+        sizes[i] = len(keys)
+    indices = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+    dictionary = pa.array(list(names), type=pa.string())
+    tags = pa.DictionaryArray.from_arrays(pa.array(indices), dictionary).cast(pa.string())
+    steps = np.repeat(np.fromiter(map(_DSTEP, dict_rows), np.int64, len(dict_rows)), sizes)
+    times = np.repeat(np.fromiter(map(_DTIME, dict_rows), np.float64, len(dict_rows)), sizes)
+    return tags, steps, times
+
+
+_DSTEP, _DTIME = itemgetter(1), itemgetter(2)
+
+
+def _scalar_table(cols: _Columns, run_id: str, ident: WriterIdentity, seq: int) -> pa.Table:
+    tags, values, steps, times = cols
+    n = len(tags)
+    if n and pc.min(pc.utf8_length(tags)).as_py() == 0:
+        raise ValueError("empty tag")
     try:
         # pyarrow refuses tensors instead of calling float() on each (a device sync apiece)
         value_arr = pa.array(values, type=pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         value_arr = pa.array(resolve_scalars(values), type=pa.float64())
-    cols = {
+    columns = {
         "run_id": pa.repeat(pa.scalar(run_id), n),
-        "tag": pa.array(tags, type=pa.string()),
-        "step": pa.array(np.fromiter(map(_STEP, rows), dtype=np.int64, count=n)),
-        "wall_time": _micros(np.fromiter(map(_TIME, rows), dtype=np.float64, count=n)),
+        "tag": tags,
+        "step": pa.array(steps),
+        "wall_time": _micros(times),
         "value": value_arr,
         **_writer_columns(n, ident, seq),
     }
-    return _table("scalars", cols)
+    return _table("scalars", columns)
 
 
 def seal_tagged(
