@@ -252,6 +252,47 @@ def many_runs_benchmarks(
     return results
 
 
+LIVE_CHILD = """
+import sys, time
+from localtrack._writer.summary_writer import SummaryWriter
+writer = SummaryWriter(sys.argv[1])  # default flush_secs: 0.5 s
+for step in range(int(sys.argv[2])):
+    writer.add_scalar("live", float(step), step)
+    print(step, time.time(), flush=True)
+    time.sleep(0.7)
+writer.close()
+"""
+
+
+def live_benchmark(tmp: Path, points: int) -> list[tuple[str, float, int]]:
+    """Seconds from add_scalar in a training process until a new sql() query returns the row."""
+    import subprocess
+
+    say(f"measuring live visibility over {points} points…")
+    store = tmp / "live"
+    delays = []
+    with subprocess.Popen(
+        [sys.executable, "-c", LIVE_CHILD, str(store / "run"), str(points)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            step, logged = line.split()
+            query = f"SELECT count(*) FROM scalars WHERE step = {int(step)}"
+            while not sql(query, store).fetchall()[0][0]:
+                time.sleep(0.01)
+            delays.append(time.time() - float(logged))
+    return [
+        (
+            "live: logged → visible to a new query, median (flush_secs 0.5)",
+            statistics.median(delays),
+            points,
+        ),
+        ("live: logged → visible to a new query, max", max(delays), points),
+    ]
+
+
 def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, float, int]]) -> None:
     per_row = {name: t / max(n, 1) for name, t, n in history}
     tbparse = next((v for k, v in per_row.items() if k.startswith("tbparse")), None)
@@ -275,6 +316,9 @@ def main() -> int:
     parser.add_argument("--run-points", type=int, default=1000, help="points per run there")
     parser.add_argument("--repeat", type=int, default=5, help="timings per measurement")
     parser.add_argument(
+        "--live-points", type=int, default=10, help="points of the live-visibility check (0: skip)"
+    )
+    parser.add_argument(
         "--skip-history",
         action="store_true",
         help="only the many-runs store (no TensorBoard/MLflow)",
@@ -287,6 +331,8 @@ def main() -> int:
             mlflow_points = min(args.mlflow_points, args.points)
             history = history_benchmarks(tmp, args.points, args.repeat, mlflow_points)
         many = many_runs_benchmarks(tmp, args.runs, args.run_points, args.repeat)
+        if args.live_points:
+            many += live_benchmark(tmp, args.live_points)
     print(f"\nbench_query: {' '.join(sys.argv[1:])}")
     print_table(history, many)
     return 0
