@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from localtrack._query.files import looks_whole, warn_skipped
 from localtrack._store.compaction import delete_segments, merge_segments, plan_full_merge
 from localtrack._store.layout import SegmentName, covered_segments, runs_root, segment_path
@@ -85,7 +87,16 @@ def compact_stream(run_dir: Path, stream: str, busy: set[str], report: Compactio
     delete_segments(run_dir, stream, stale)
     report.deleted_covered += len(stale)
     for group in readable_groups(run_dir, stream, plan_full_merge(idle)):
-        merge_segments(run_dir, stream, group)
+        try:
+            merge_segments(run_dir, stream, group)
+        except (OSError, pa.ArrowException) as e:
+            first = segment_path(run_dir, stream, group[0])
+            warn_skipped(
+                first.parent,
+                f"segments {group[0].lo}..{group[-1].hi} of writer "
+                f"{group[0].writer} not merged: one cannot be read ({e})",
+            )
+            continue
         report.last_publish = time.monotonic()
         report.pending.append((run_dir, stream, group))
         report.merged_files += len(group)

@@ -148,3 +148,16 @@ def test_descriptors_are_closed_with_the_connection(tmp_path: Path) -> None:
     del con
     gc.collect()
     assert open_descriptors() == before
+
+
+def test_a_group_with_a_damaged_file_inside_is_left_whole(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "a", "bad2", points=5)
+    bad = run / "scalars" / SegmentName("aaaaaaaa", 2, 2).filename
+    data = bytearray(bad.read_bytes())
+    data[4:-8] = b"\xff" * (len(data) - 12)
+    bad.write_bytes(bytes(data))
+    before = parquet_names(run)
+    with pytest.warns(SkippedFileWarning, match="not merged"):
+        compact(tmp_path, grace=0)
+    assert parquet_names(run) == before
+    assert parquet_names(run, "events") == [SegmentName("aaaaaaaa", 0, 1).filename]
