@@ -8,7 +8,6 @@ Points are sorted by (writer, seq, key, step, timestamp, value) so that "the fir
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 from localtrack._store.layout import SegmentName, live_segments
 from localtrack._store.segments import check_version, list_segments
 
+from .encode import metric_fragments
 from .state import WriterProgress
 
 METRIC_STREAMS = ("scalars", "hparams")
@@ -42,9 +42,9 @@ class Points:
     writers: list[str]
     seqs: list[int]
     tags: list[str]
-    steps: list[int]
-    ts: list[int]
-    values: list[float]
+    """The distinct local keys among the points."""
+    fragments: list[str]
+    """Each point as the JSON text of one MLflow metric (see encode.metric_fragments)."""
     files: list[SegmentName]
     skipped: int = 0
     """Rows dropped as not sendable (null value, timestamp before 1970)."""
@@ -136,14 +136,11 @@ def read_points(run_dir: Path, stream: str, files: list[SegmentName]) -> Points:
     skipped = table.num_rows - pc.sum(keep).as_py() if table.num_rows else 0
     table = table.filter(keep)
     table = table.take(pc.sort_indices(table, sort_keys=_SORT))
-    values = table["value"].to_pylist()
     return Points(
         writers=table["writer"].to_pylist(),
         seqs=table["seq"].to_pylist(),
-        tags=table["tag"].to_pylist(),
-        steps=table["step"].to_pylist(),
-        ts=table["ts"].to_pylist(),
-        values=[v if v is not None else math.nan for v in values],
+        tags=pc.unique(table["tag"]).to_pylist(),
+        fragments=metric_fragments(table["tag"], table["value"], table["ts"], table["step"]),
         files=files,
         skipped=int(skipped or 0),
     )

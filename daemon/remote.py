@@ -42,6 +42,16 @@ class Credentials:
         )
 
 
+def _tls_verify() -> bool | str:
+    """MLflow's TLS settings (MLFLOW_TRACKING_INSECURE_TLS, …_SERVER_CERT_PATH), then requests'."""
+    if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        return False
+    for var in ("MLFLOW_TRACKING_SERVER_CERT_PATH", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return True
+
+
 def classify(status: int, body: str, what: str) -> SyncError:
     """The exception for a non-200 reply: retry later or needs a person."""
     detail = _reply_message(body)
@@ -89,6 +99,10 @@ class Remote:
         self.url = public_url(uri)
         self.timeout = (min(timeout, 10.0), timeout)
         self.session = requests.Session()
+        # Proxies and CA bundle are read from the environment once, not on every request.
+        self.session.proxies = requests.utils.get_environ_proxies(self.url)
+        self.session.verify = _tls_verify()
+        self.session.trust_env = False
         self.session.headers["Content-Type"] = "application/json"
         creds = credentials if credentials is not None else Credentials.from_env(uri)
         self.credentials = creds
@@ -105,13 +119,26 @@ class Remote:
         self.session.close()
 
     def request(
-        self, method: str, path: str, *, body: str | bytes | None = None, what: str = ""
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | bytes | None = None,
+        what: str = "",
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """Send one request; return the 200 reply or raise RetryLater / NeedsPerson."""
         what = what or path
+        if isinstance(body, str):
+            body = body.encode("utf-8")
         try:
             reply = self.session.request(
-                method, self.url + path, data=body, timeout=self.timeout, allow_redirects=False
+                method,
+                self.url + path,
+                data=body,
+                timeout=self.timeout,
+                allow_redirects=False,
+                headers=headers,
             )
         except requests.Timeout as e:
             raise RetryLater(f"{what}: timed out ({type(e).__name__})") from None
@@ -205,4 +232,10 @@ class Remote:
             raise ValueError(f"artifact path {relpath!r} must not contain '..'")
         location = artifact_uri[len(prefix) :].lstrip("/")
         path = f"{ARTIFACTS_API}/{quote(location)}/{quote(relpath)}"
-        self.request("PUT", path, body=data, what=f"artifact {relpath}")
+        self.request(
+            "PUT",
+            path,
+            body=data,
+            what=f"artifact {relpath}",
+            headers={"Content-Type": "application/octet-stream"},
+        )

@@ -304,9 +304,8 @@ class RunUpload:
 
     def send_points(self, stream: str, pts: Points) -> int:
         progress = self.state.streams[stream]
-        mapped = {t: encode.mlflow_key(t) for t in set(pts.tags)}
-        if any(k != v for k, v in mapped.items()):
-            self.record_key_map(list(mapped))
+        if any(encode.mlflow_key(t) != t for t in pts.tags):
+            self.record_key_map(pts.tags)
         plan = plan_batches(groups(pts.writers, pts.seqs), progress, encode.MAX_METRICS_PER_BATCH)
         pipe: Pipeline[Batch] = Pipeline(self.remotes if len(plan) > 1 else self.remotes[:1])
         sent = 0
@@ -314,7 +313,7 @@ class RunUpload:
             for batch in plan:
                 if self.stop.is_set():
                     break
-                body = self.metrics_body(batch, pts, mapped) if batch.slices else None
+                body = self.metrics_body(batch, pts) if batch.slices else None
                 sent += self.acknowledged(progress, pipe.submit(body, batch))
             sent += self.acknowledged(progress, pipe.drain())
         finally:
@@ -333,17 +332,11 @@ class RunUpload:
             )
         return sent
 
-    def metrics_body(self, batch: Batch, pts: Points, mapped: dict[str, str]) -> str:
-        keys: list[str] = []
-        vals: list[float] = []
-        ts: list[int] = []
-        steps: list[int] = []
+    def metrics_body(self, batch: Batch, pts: Points) -> str:
+        fragments: list[str] = []
         for a, b in batch.slices:
-            keys.extend(mapped[t] for t in pts.tags[a:b])
-            vals.extend(pts.values[a:b])
-            ts.extend(pts.ts[a:b])
-            steps.extend(pts.steps[a:b])
-        return encode.metrics_body(self.run_id, keys, vals, ts, steps)
+            fragments.extend(pts.fragments[a:b])
+        return encode.batch_body(self.run_id, fragments)
 
     def acknowledged(self, progress: dict[str, WriterProgress], batches: list[Batch]) -> int:
         """Record batches the remote acknowledged (in plan order); the points they held."""

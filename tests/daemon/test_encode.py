@@ -98,3 +98,45 @@ def test_truncation_says_when_it_cut():
 
 def test_timestamps_floor_to_milliseconds():
     assert encode.timestamp_ms(1_700_000_000_123_999) == 1_700_000_000_123
+
+
+def test_arrow_fragments_say_exactly_what_the_reference_encoder_says():
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(1)
+    values = [
+        *rng.normal(size=200),
+        *(rng.normal(size=200) * 1e300),
+        *(rng.normal(size=50) * 1e-300),
+        math.nan,
+        math.inf,
+        -math.inf,
+        0.0,
+        -0.0,
+        5e-324,
+        0.1,
+        1e16,
+        1e-7,
+    ]
+    n = len(values)
+    tags = [["Loss/train", "a@b", "ключ", 'q"uote\\'][i % 4] for i in range(n)]
+    ts = [1_700_000_000_000 + i for i in range(n)]
+    steps = [(-(2**63) if i == 0 else 2**63 - 1 if i == 1 else i) for i in range(n)]
+    frags = encode.metric_fragments(
+        pa.array(tags),
+        pa.array(values, pa.float64()),
+        pa.array(ts, pa.int64()),
+        pa.array(steps, pa.int64()),
+    )
+    got = json.loads(encode.batch_body("r", frags))
+    want = json.loads(
+        encode.metrics_body("r", [encode.mlflow_key(t) for t in tags], values, ts, steps)
+    )
+    assert got["run_id"] == want["run_id"]
+    for a, b in zip(got["metrics"], want["metrics"], strict=True):
+        assert (a["key"], a["timestamp"], a["step"]) == (b["key"], b["timestamp"], b["step"])
+        if isinstance(b["value"], str):  # "NaN", "Infinity", "-Infinity"
+            assert a["value"] == b["value"]
+        else:  # the very same double ("0" and "0.0" both are)
+            assert float(a["value"]).hex() == b["value"].hex()

@@ -31,9 +31,12 @@ def test_scalars_config_and_status_land_once(tmp_path, mlflow_server, capsys):
             ("odd", -5, 0.5),
             ("odd", 2**63 - 1, 1e300),
             ("loss@val (ema)", 3, 2.0),
+            ("ключ/точность", 1, -0.0),
         ]
     )
-    run.config({"lr": 0.001, "opt": "adam", "model/layers": [1, 2], "long": "x" * 7000})
+    run.config(
+        {"lr": 0.001, "opt": "adam", "model/layers": [1, 2], "long": "x" * 7000, "имя": "сеть"}
+    )
     run.finish()
 
     assert sync_once(tmp_path, mlflow_server) == 0
@@ -45,6 +48,9 @@ def test_scalars_config_and_status_land_once(tmp_path, mlflow_server, capsys):
     assert got.info.run_name == "otter-1"
     assert got.data.params["lr"] == "0.001" and got.data.params["opt"] == "adam"
     assert got.data.params["model/layers"] == "[1, 2]"
+    assert got.data.params["имя"] == "сеть"
+    neg_zero = client.get_metric_history(rid, "ключ/точность")[0].value
+    assert neg_zero == 0.0  # MLflow itself drops the sign of -0.0
     assert got.data.params["long"] == "x" * 6000
     assert got.data.tags["localtrack.truncated_params"] == "long"
     mapped = encode.mlflow_key("loss@val (ema)")
