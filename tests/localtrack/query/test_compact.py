@@ -28,7 +28,7 @@ def totals(root: Path) -> tuple[int, int]:
 def test_compact_merges_a_stopped_writers_segments_into_one(tmp_path: Path) -> None:
     run = make_run(tmp_path / "p" / "a", "cmp1", points=30, per_segment=2)
     assert len(parquet_names(run)) == 15
-    report = compact(tmp_path)
+    report = compact(tmp_path, grace=0)
     assert parquet_names(run) == [SegmentName("aaaaaaaa", 0, 14).filename]
     assert (report.runs, report.merged_files, report.written_files) == (1, 15 + 2, 1 + 1)
     assert totals(tmp_path) == (30, sum(range(30)))
@@ -42,7 +42,7 @@ def test_compact_leaves_a_live_writer_alone(tmp_path: Path) -> None:
     lease.parent.mkdir()
     lease.touch()
     before = parquet_names(run)
-    report = compact(tmp_path)
+    report = compact(tmp_path, grace=0)
     assert parquet_names(run) == before
     assert report.skipped_writers == 1
 
@@ -55,7 +55,7 @@ def test_compact_removes_files_an_interrupted_compaction_left(tmp_path: Path) ->
 
     parts = [read_segment(run / "scalars" / SegmentName("aaaaaaaa", i, i).filename) for i in (0, 1)]
     publish(run, "scalars", SegmentName("aaaaaaaa", 0, 1), pa.concat_tables(parts))
-    report = compact(tmp_path)
+    report = compact(tmp_path, grace=0)
     assert report.deleted_covered == 2
     assert parquet_names(run) == [SegmentName("aaaaaaaa", 0, 3).filename]
     assert totals(tmp_path) == (4, 6)
@@ -66,7 +66,7 @@ def test_compact_never_merges_or_deletes_a_corrupt_file(tmp_path: Path) -> None:
     bad = run / "scalars" / SegmentName("aaaaaaaa", 3, 3).filename
     bad.write_bytes(b"PAR1 not really")
     with pytest.warns(SkippedFileWarning):
-        compact(tmp_path)
+        compact(tmp_path, grace=0)
     assert parquet_names(run) == [
         SegmentName("aaaaaaaa", 0, 2).filename,
         bad.name,
