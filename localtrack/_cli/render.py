@@ -87,6 +87,8 @@ def csv_value(value: Any) -> Any:
         return value
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
     return json.dumps(plain(value))
 
 

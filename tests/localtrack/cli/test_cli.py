@@ -153,6 +153,13 @@ def test_export_writes_every_stream(store: Path, capsys, tmp_path: Path, fmt: st
         with open(out_dir / "scalars.csv", newline="") as f:
             scalars = list(csv.DictReader(f))
     assert len(scalars) == 2 * 50 + 1  # add_hparams also logs its metric as a scalar
+    if fmt == "csv":
+        import base64
+
+        with open(out_dir / "images.csv", newline="") as f:
+            image = next(csv.DictReader(f))
+        assert (image["width"], image["height"], image["channels"]) == ("6", "8", "3")
+        assert base64.b64decode(image["data"]).startswith(b"\x89PNG")
 
 
 def test_rm_asks_and_deletes_only_on_yes(tmp_path: Path, capsys, monkeypatch) -> None:
