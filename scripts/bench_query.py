@@ -300,7 +300,7 @@ def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, flo
         print("\n| one tag's history | rows | median s | µs/row | per row, × faster than tbparse |")
         print("|---|---|---|---|---|")
     for name, t, n in history:
-        ratio = f"{tbparse / per_row[name]:.0f}" if tbparse else "n/a"
+        ratio = f"{tbparse / per_row[name]:.3g}" if tbparse else "n/a"
         print(f"| {name} | {n} | {t:.4f} | {per_row[name] * 1e6:.3f} | {ratio} |")
     print("\n| store-wide work | result | median s |")
     print("|---|---|---|")
