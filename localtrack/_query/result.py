@@ -60,4 +60,5 @@ class QueryResult:
         return getattr(self.relation, name)
 
     def __repr__(self) -> str:
-        return f"<QueryResult {self._table.num_rows} rows: {', '.join(self.columns)}>"
+        """The rows as DuckDB prints a relation (a boxed table, long results elided)."""
+        return repr(self.relation)

@@ -182,3 +182,9 @@ def test_sql_result_converts_like_a_relation(tmp_path: Path) -> None:
     assert result.df()["step"].tolist() == [0, 1, 2, 3, 4]
     assert result.arrow().column("value").to_pylist() == [0.0, 0.1, 0.2, 0.3, 0.4]
     assert result.filter("step > 2").fetchall() == [(3, 0.3), (4, 0.4)]
+
+
+def test_sql_result_prints_as_a_table(tmp_path: Path) -> None:
+    make_run(tmp_path / "r", "shown", points=2)
+    text = repr(sql("SELECT run_id, status FROM runs", tmp_path))
+    assert "run_id" in text and "shown" in text and "finished" in text
