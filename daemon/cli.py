@@ -35,6 +35,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=4, help="runs uploaded in parallel (4)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
     p.add_argument(
+        "--pipeline",
+        type=int,
+        default=2,
+        help="log-batch requests of one run in flight at once (2; 1 after a failure)",
+    )
+    p.add_argument(
         "--grace",
         type=float,
         default=60.0,
@@ -90,6 +96,7 @@ def _options(args: argparse.Namespace, *, once: bool) -> Options:
         rescan_s=getattr(args, "rescan", 30.0),
         grace_s=args.grace,
         timeout_s=args.timeout,
+        pipeline=args.pipeline,
         backoff_max_s=getattr(args, "backoff_max", 60.0),
         once=once,
     )

@@ -110,7 +110,8 @@ class SyncState:
     """Stream → when (seconds since the epoch) its artifacts were last uploaded."""
     images_tagged: bool = False
     tags_digest: str | None = None
-    key_map_digest: str | None = None
+    key_map: dict[str, str] = field(default_factory=dict)
+    """Local key → MLflow key, for every key that had to change, as uploaded."""
     status: str | None = None
     """The MLflow status last set (RUNNING, FINISHED, FAILED, KILLED)."""
     points: int = 0
@@ -161,7 +162,7 @@ class SyncState:
             artifacts_at={k: float(v) for k, v in data.get("artifacts_at", {}).items()},
             images_tagged=bool(data.get("images_tagged", False)),
             tags_digest=data.get("tags_digest"),
-            key_map_digest=data.get("key_map_digest"),
+            key_map=dict(data.get("key_map", {})),
             status=data.get("status"),
             points=int(data.get("points", 0)),
             problem=Problem(**problem) if problem else None,

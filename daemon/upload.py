@@ -211,11 +211,10 @@ class RunUpload:
     def sync_params(self) -> None:
         todo: list[tuple[str, str, str]] = []  # (mlflow key, value, digest)
         truncated = []
-        for key, raw in sorted(self.local_params().items()):
+        params = self.local_params()
+        for key, raw in sorted(params.items()):
             mkey = encode.mlflow_key(key)
             value, cut = encode.truncate(raw, encode.MAX_PARAM_VALUE_CHARS)
-            if cut:
-                truncated.append(mkey)
             digest = _digest(value)
             held = self.state.params.get(mkey)
             if held == digest or mkey in self.state.conflicts:
@@ -224,6 +223,8 @@ class RunUpload:
                 self.conflict(mkey, "its value changed after it was uploaded")
                 continue
             todo.append((mkey, value, digest))
+            if cut:
+                truncated.append(mkey)
         if truncated:
             self.log("params_truncated", run=self.marker["run_id"], keys=truncated)
             self.remote.log_batch(
@@ -231,7 +232,7 @@ class RunUpload:
                     self.run_id, "tags", [(TRUNCATED_TAG, ",".join(truncated)[:8000])]
                 )
             )
-        self.record_key_map(list(self.local_params()))
+        self.record_key_map(list(params))
         for i in range(0, len(todo), encode.MAX_PARAMS_PER_BATCH):
             self.send_params(todo[i : i + encode.MAX_PARAMS_PER_BATCH])
 
@@ -261,14 +262,10 @@ class RunUpload:
 
     def record_key_map(self, keys: list[str]) -> None:
         """Upload the local → MLflow map of keys that had to change (tag and artifact)."""
-        known: dict[str, str] = dict(getattr(self, "_key_map", {}))
-        known.update(encode.key_map(keys))
-        self._key_map = known
-        if not known:
+        new = {k: m for k, m in encode.key_map(keys).items() if k not in self.state.key_map}
+        if not new:
             return
-        digest = _digest(known)
-        if digest == self.state.key_map_digest:
-            return
+        known = {**self.state.key_map, **new}
         text = json.dumps(known, ensure_ascii=False, sort_keys=True)
         tag = (
             text if len(text) <= encode.MAX_TAG_VALUE_CHARS else f"see artifact {KEY_MAP_ARTIFACT}"
@@ -279,7 +276,7 @@ class RunUpload:
                 self.remote.put_artifact(self.state.artifact_uri, KEY_MAP_ARTIFACT, text.encode())
             except NeedsPerson as e:
                 self.log("artifact_skipped", run=self.marker["run_id"], error=str(e))
-        self.state.key_map_digest = digest
+        self.state.key_map = known
         self.save()
 
     # -- metrics ---------------------------------------------------------------------------

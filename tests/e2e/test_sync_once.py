@@ -67,17 +67,19 @@ def test_scalars_config_and_status_land_once(tmp_path, mlflow_server, capsys):
 
 def test_new_points_after_a_sync_are_added_and_status_follows(tmp_path, mlflow_server):
     run = Store(tmp_path, project="once-grow")
-    run.scalars([("a", s, float(s)) for s in range(10)])
+    run.scalars([("a", s, float(s)) for s in range(10)] + [("x@1", 0, 1.0)])
     run.touch_lease()
     assert sync_once(tmp_path, mlflow_server) == 0
     client = MlflowClient(mlflow_server.url)
     rid = assert_synced(client, run.dir, run.run_id)
     assert client.get_run(rid).info.status == "KILLED"  # no live writer, grace 0: crashed
-    run.scalars([("a", s, float(s)) for s in range(10, 20)])
+    run.scalars([("a", s, float(s)) for s in range(10, 20)] + [("y#2", 0, 2.0)])
     run.finish("failed")
     assert sync_once(tmp_path, mlflow_server) == 0
     assert_synced(client, run.dir, run.run_id)
-    assert client.get_run(rid).info.status == "FAILED"
+    got = client.get_run(rid)
+    assert got.info.status == "FAILED"
+    assert set(json.loads(got.data.tags["localtrack.key_map"])) == {"x@1", "y#2"}
 
 
 def test_usb_copy_syncs_only_what_is_new_and_never_a_second_run(tmp_path, mlflow_server):
