@@ -21,7 +21,9 @@ from localtrack._store.segments import check_version, list_segments
 from .encode import metric_fragments
 from .state import WriterProgress
 
-METRIC_STREAMS = ("scalars", "hparams")
+METRIC_STREAMS = ("scalars",)
+"""Streams uploaded as metric points. `hparams` rows are not: the writer logs their metrics as
+scalars too (TensorBoard's add_hparams does the same), so sending both would double them."""
 POINT_SCHEMA = pa.schema(
     [
         ("writer", pa.string()),

@@ -75,3 +75,22 @@ def test_images_histograms_and_texts_land_as_artifacts_idempotently(tmp_path, ml
     png = client.download_artifacts(rid, first, str(tmp_path / "dl3"))
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hparams_become_params_and_their_metrics_land_once(tmp_path, mlflow_server):
+    log_dir = tmp_path / "hp" / "trial1"
+    with localtrack.SummaryWriter(log_dir) as w:
+        w.add_hparams(
+            {"lr": 0.1, "opt": "sgd", "bs": 32, "nesterov": True},
+            {"hparam/acc": 0.9},
+            global_step=5,
+        )
+    assert cli(["sync", "--once", "--root", str(tmp_path), "--uri", mlflow_server.url]) == 0
+    client = MlflowClient(mlflow_server.url)
+    run_id = json.loads((log_dir / "localtrack-run.json").read_text())["run_id"]
+    from sync_store import assert_synced
+
+    rid = assert_synced(client, log_dir, run_id)
+    run = client.get_run(rid)
+    assert run.data.params == {"lr": "0.1", "opt": "sgd", "bs": "32", "nesterov": "true"}
+    assert [(m.step, m.value) for m in client.get_metric_history(rid, "hparam/acc")] == [(5, 0.9)]
