@@ -46,6 +46,10 @@ def test_scalars_config_and_status_land_once(tmp_path, mlflow_server, capsys):
     got = client.get_run(rid)
     assert got.info.status == "FINISHED"
     assert got.info.run_name == "otter-1"
+    marker = json.loads((run.dir / "localtrack-run.json").read_text())
+    assert got.info.start_time == int(marker["created_at"] * 1000)
+    assert got.info.end_time == run.clock_us // 1000  # the finish event's time
+    assert got.data.tags["localtrack.host"] and got.data.tags["mlflow.source.name"] == "train.py"
     assert got.data.params["lr"] == "0.001" and got.data.params["opt"] == "adam"
     assert got.data.params["model/layers"] == "[1, 2]"
     assert got.data.params["имя"] == "сеть"
