@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from localtrack._store.layout import live_segments
 from localtrack._store.marker import read_marker
 from localtrack._store.runs import find_runs
+from localtrack._store.segments import list_segments
 
+from .artifacts import IMAGE_STREAM, TABLE_STREAMS
 from .points import METRIC_STREAMS, pending_segments
-from .state import load_state, state_path
+from .state import digest, load_state, state_path
 
 
 @dataclass(frozen=True)
@@ -22,11 +25,14 @@ class RunReport:
     status: str
     """synced | pending | never synced | needs a person | retry later."""
     detail: str
+    pending_files: int = 0
 
     def line(self) -> str:
         text = f"{self.run_id}  {self.status}"
         if self.pending_points:
             text += f"  {self.pending_points} points pending"
+        if self.pending_files:
+            text += f"  {self.pending_files} files pending"
         if self.detail:
             text += f"  ({self.detail})"
         return f"{text}  {self.run_dir}"
@@ -49,22 +55,33 @@ def pending_points(run_dir: Path, uri: str, run_id: str) -> int:
     return total
 
 
+def pending_files(run_dir: Path, uri: str, run_id: str) -> int:
+    """Image segments and other streams' files whose artifacts the remote lacks."""
+    state = load_state(run_dir, uri, run_id)
+    count = len(pending_segments(run_dir, IMAGE_STREAM, state.streams.get(IMAGE_STREAM, {})))
+    for stream in TABLE_STREAMS:
+        names = live_segments(list_segments(run_dir / stream))
+        if names and state.artifacts.get(stream) != digest([n.filename for n in names]):
+            count += len(names)
+    return count
+
+
 def report(run_dir: Path, uri: str) -> RunReport:
     run_id = read_marker(run_dir)["run_id"]
     state = load_state(run_dir, uri, run_id)
     pending = pending_points(run_dir, uri, run_id)
+    files = pending_files(run_dir, uri, run_id)
     if state.problem is not None:
         status = "needs a person" if state.problem.kind == "needs_person" else "retry later"
-        return RunReport(run_dir, run_id, pending, status, state.problem.message)
+        return RunReport(run_dir, run_id, pending, status, state.problem.message, files)
     if state.conflicts:
-        return RunReport(
-            run_dir, run_id, pending, "needs a person", "; ".join(state.conflicts.values())
-        )
+        why = "; ".join(state.conflicts.values())
+        return RunReport(run_dir, run_id, pending, "needs a person", why, files)
     if not state_path(run_dir, uri).exists():
-        return RunReport(run_dir, run_id, pending, "never synced", "")
-    status = "pending" if pending else "synced"
+        return RunReport(run_dir, run_id, pending, "never synced", "", files)
+    status = "pending" if pending or files else "synced"
     detail = f"MLflow run {state.mlflow_run_id}, {state.status or 'RUNNING'}"
-    return RunReport(run_dir, run_id, pending, status, detail)
+    return RunReport(run_dir, run_id, pending, status, detail, files)
 
 
 def report_all(root: Path, uri: str) -> list[RunReport]:

@@ -26,6 +26,11 @@ STATE_FORMAT = "localtrack-sync"
 STATE_VERSION = 1
 
 
+def digest(obj: object) -> str:
+    """A short stable fingerprint of JSON-able data (what was uploaded, without keeping it)."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def public_url(uri: str) -> str:
     """The tracking URI without user info, query or fragment: safe to store and to log."""
     parts = urlsplit(uri)

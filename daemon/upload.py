@@ -11,7 +11,6 @@ makes a second MLflow run.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import threading
 import time
@@ -41,7 +40,7 @@ from .pipeline import Pipeline
 from .plan import Batch, apply_marks, groups, plan_batches
 from .points import METRIC_STREAMS, Points, pending_segments, read_points
 from .remote import Remote
-from .state import SyncState, WriterProgress, load_state, save_state
+from .state import SyncState, WriterProgress, digest, load_state, save_state
 
 RUN_ID_TAG = "localtrack.run_id"
 KEY_MAP_TAG = "localtrack.key_map"
@@ -64,10 +63,6 @@ class Outcome:
 
     sent: int = 0
     complete: bool = False
-
-
-def _digest(obj: object) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class RunUpload:
@@ -177,13 +172,13 @@ class RunUpload:
 
     def sync_tags(self, events: pa.Table | None) -> None:
         tags = self.run_tags(events)
-        digest = _digest(tags)
-        if digest == self.state.tags_digest:
+        fp = digest(tags)
+        if fp == self.state.tags_digest:
             return
         for i in range(0, len(tags), encode.MAX_TAGS_PER_BATCH):
             chunk = tags[i : i + encode.MAX_TAGS_PER_BATCH]
             self.remote.log_batch(encode.entities_body(self.run_id, "tags", chunk))
-        self.state.tags_digest = digest
+        self.state.tags_digest = fp
         self.save()
 
     # -- params ----------------------------------------------------------------------------
@@ -215,14 +210,14 @@ class RunUpload:
         for key, raw in sorted(params.items()):
             mkey = encode.mlflow_key(key)
             value, cut = encode.truncate(raw, encode.MAX_PARAM_VALUE_CHARS)
-            digest = _digest(value)
+            fp = digest(value)
             held = self.state.params.get(mkey)
-            if held == digest or mkey in self.state.conflicts:
+            if held == fp or mkey in self.state.conflicts:
                 continue
             if held is not None:
                 self.conflict(mkey, "its value changed after it was uploaded")
                 continue
-            todo.append((mkey, value, digest))
+            todo.append((mkey, value, fp))
             if cut:
                 truncated.append(mkey)
         if truncated:
@@ -389,8 +384,8 @@ class RunUpload:
             names = live_segments(list_segments(self.run_dir / stream))
             if not names:
                 continue
-            digest = _digest([n.filename for n in names])
-            if self.state.artifacts.get(stream) == digest:
+            fp = digest([n.filename for n in names])
+            if self.state.artifacts.get(stream) == fp:
                 continue
             last = self.state.artifacts_at.get(stream, 0.0)
             if not final and abs(time.time() - last) < TABLES_EVERY_S:
@@ -398,7 +393,7 @@ class RunUpload:
             for path, blob in tag_tables(self.run_dir, stream, names).items():
                 self.remote.put_artifact(self.artifact_uri(), path, blob)
             self.state.artifacts_at[stream] = time.time()
-            self.state.artifacts[stream] = digest
+            self.state.artifacts[stream] = fp
             self.save()
 
     # -- status ----------------------------------------------------------------------------
