@@ -8,6 +8,7 @@ request in flight finish, records it, and returns.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -23,7 +24,7 @@ from localtrack._store.runs import find_runs
 
 from .log import EventLog
 from .remote import Remote
-from .state import Problem
+from .state import Problem, state_path
 from .upload import Outcome, Progress, RunUpload
 from .watch import Watcher
 
@@ -55,8 +56,8 @@ class Slot:
     busy: bool = False
     next_try: float = 0.0
     failures: int = 0
-    complete_print: tuple[tuple[str, ...], ...] | None = None
-    """The run's file listing when a pass last found it complete on the remote."""
+    complete_print: Print | None = None
+    """The run's fingerprint when a pass last found it complete on the remote."""
     last_error: SyncError | None = None
     done_once: bool = False
 
@@ -67,21 +68,52 @@ def backoff(failures: int, low: float, high: float, rng: random.Random) -> float
     return max(low / 2, rng.uniform(0, ceiling))
 
 
-def fingerprint(run_dir: Path) -> tuple[tuple[str, ...], ...]:
-    """What a run holds, cheaply: the sorted listing of each of its folders (not sync/ or leases)."""
+Print = tuple[tuple[str, int], ...]
+
+SETTLE_NS = 2_000_000_000
+"""A folder changed this recently may still change within its mtime's granularity (NFS: 1 s)."""
+
+
+def fingerprint(run_dir: Path) -> Print:
+    """What a run holds, cheaply: each data folder's name and mtime (not sync/, writers/).
+
+    Publishing, compacting or deleting a segment changes its folder's mtime.
+    """
     out = []
     try:
-        entries = sorted(os.scandir(run_dir), key=lambda e: e.name)
-    except FileNotFoundError:
+        entries = list(os.scandir(run_dir))
+    except (FileNotFoundError, NotADirectoryError):
         return ()
     for e in entries:
-        if e.name in (SYNC_DIR, WRITERS_DIR) or not e.is_dir():
+        if e.name in (SYNC_DIR, WRITERS_DIR) or e.name.startswith("."):
             continue
         try:
-            out.append((e.name, *sorted(os.listdir(e.path))))
+            if e.is_dir():
+                out.append((e.name, e.stat().st_mtime_ns))
         except FileNotFoundError:
             continue
-    return tuple(out)
+    return tuple(sorted(out))
+
+
+def settled(print_: Print) -> bool:
+    """True when no folder of the print changed in the last SETTLE_NS."""
+    newest = max((m for _, m in print_), default=0)
+    return time.time_ns() - newest > SETTLE_NS
+
+
+def _recorded_print(run_dir: Path, uri: str) -> Print | None:
+    """The fingerprint a previous daemon recorded when it found the run complete, if any."""
+    try:
+        with open(state_path(run_dir, uri), encoding="utf-8") as f:
+            recorded = json.load(f).get("complete_print")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(recorded, list):
+        return None
+    try:
+        return tuple((str(n), int(m)) for n, m in recorded)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass
@@ -162,7 +194,11 @@ class Daemon:
         found = find_runs(self.opts.root)
         with self._wake:
             for run_dir in found:
-                slot = self.slots.setdefault(run_dir, Slot())
+                slot = self.slots.get(run_dir)
+                if slot is None:
+                    slot = self.slots[run_dir] = Slot(
+                        complete_print=_recorded_print(run_dir, self.opts.uri)
+                    )
                 if slot.complete_print is None or slot.complete_print != fingerprint(run_dir):
                     slot.dirty = True
             for gone in set(self.slots) - set(found):
@@ -218,21 +254,25 @@ class Daemon:
         except (OSError, ValueError, KeyError) as e:  # unreadable run: a person must look
             self._failed(run_dir, slot, upload, NeedsPerson(f"cannot read run: {e!r}"))
         else:
-            self._succeeded(run_dir, slot, out, before)
+            assert upload is not None
+            self._succeeded(run_dir, slot, out, before, upload)
         finally:
             with self._wake:
                 slot.busy = False
                 self._wake.notify_all()
 
     def _succeeded(
-        self, run_dir: Path, slot: Slot, out: Outcome, before: tuple[tuple[str, ...], ...]
+        self, run_dir: Path, slot: Slot, out: Outcome, before: Print, upload: RunUpload
     ) -> None:
         slot.failures = 0
         slot.last_error = None
         if self.opts.once:
             slot.done_once = True
-        if out.complete and fingerprint(run_dir) == before:
+        if out.complete and settled(before) and fingerprint(run_dir) == before:
             slot.complete_print = before
+            if upload.state.complete_print != [list(p) for p in before]:
+                upload.state.complete_print = [list(p) for p in before]
+                upload.save()
         else:
             slot.complete_print = None
         if out.sent:

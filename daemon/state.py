@@ -119,6 +119,9 @@ class SyncState:
     """Local key → MLflow key, for every key that had to change, as uploaded."""
     status: str | None = None
     """The MLflow status last set (RUNNING, FINISHED, FAILED, KILLED)."""
+    complete_print: list[list[object]] | None = None
+    """The run's folders and mtimes when the daemon last found it complete (skip it until they
+    change)."""
     points: int = 0
     """Metric points acknowledged by the remote, over all passes."""
     problem: Problem | None = None
@@ -169,6 +172,7 @@ class SyncState:
             tags_digest=data.get("tags_digest"),
             key_map=dict(data.get("key_map", {})),
             status=data.get("status"),
+            complete_print=data.get("complete_print"),
             points=int(data.get("points", 0)),
             problem=Problem(**problem) if problem else None,
             conflicts=dict(data.get("conflicts", {})),

@@ -171,7 +171,7 @@ def idle_cpu(url: str, root: Path, runs: int, seconds: float) -> float:
         ]
     )
     try:
-        time.sleep(15)  # start-up and the first rescan
+        time.sleep(30)  # start-up and the first rescan
         before = _cpu(proc.pid)
         time.sleep(seconds)
         used = _cpu(proc.pid) - before
