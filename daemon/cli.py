@@ -35,6 +35,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=4, help="runs uploaded in parallel (4)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
     p.add_argument(
+        "--backoff-max",
+        type=float,
+        default=60.0,
+        help="longest wait, in seconds, between retries while the server is unreachable (60)",
+    )
+    p.add_argument(
         "--pipeline",
         type=int,
         default=2,
@@ -58,12 +64,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _common(d)
     d.add_argument("--rescan", type=float, default=30.0, help="seconds between full rescans (30)")
-    d.add_argument(
-        "--backoff-max",
-        type=float,
-        default=60.0,
-        help="longest wait, in seconds, between retries while the server is unreachable (60)",
-    )
     d.add_argument("--log", help="append the event log to this file instead of stderr")
     d.set_defaults(run=cmd_daemon)
     s = subparsers.add_parser(
@@ -97,7 +97,7 @@ def _options(args: argparse.Namespace, *, once: bool) -> Options:
         grace_s=args.grace,
         timeout_s=args.timeout,
         pipeline=args.pipeline,
-        backoff_max_s=getattr(args, "backoff_max", 60.0),
+        backoff_max_s=args.backoff_max,
         once=once,
     )
 

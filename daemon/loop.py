@@ -131,6 +131,9 @@ class Daemon:
         self._experiments: dict[str, str] = {}
         self._rng = random.Random()
         self._next_scan = 0.0
+        self._down_until = 0.0
+        self._down_failures = 0
+        """Consecutive passes that could not reach the remote at all (connection, timeout)."""
 
     # -- control ---------------------------------------------------------------------------
 
@@ -206,12 +209,19 @@ class Daemon:
                     del self.slots[gone]
 
     def _due(self, now: float) -> list[Path]:
+        """Runs to pass now: no more than free workers, one probe while the remote is down."""
         with self._wake:
+            if now < self._down_until:
+                return []
+            busy = sum(s.busy for s in self.slots.values())
+            room = max(1, self.opts.workers) - busy
+            if self._down_failures:
+                room = 1 - busy  # probe with one run until the remote answers again
             due = [
                 d
                 for d, s in self.slots.items()
                 if s.dirty and not s.busy and s.next_try <= now and not s.done_once
-            ]
+            ][: max(0, room)]
             for d in due:
                 self.slots[d].busy = True
                 self.slots[d].dirty = False
@@ -219,7 +229,7 @@ class Daemon:
 
     def _sleep_s(self, now: float) -> float:
         with self._wake:
-            waits = [self._next_scan - now]
+            waits = [self._next_scan - now, self._down_until - now if self._down_failures else 1e9]
             waits += [s.next_try - now for s in self.slots.values() if s.dirty and not s.busy]
         return min(max(0.02, min(waits)), self.opts.rescan_s)
 
@@ -264,6 +274,8 @@ class Daemon:
     def _succeeded(
         self, run_dir: Path, slot: Slot, out: Outcome, before: Print, upload: RunUpload
     ) -> None:
+        with self._wake:
+            self._down_failures = 0
         slot.failures = 0
         slot.last_error = None
         if self.opts.once:
@@ -284,6 +296,17 @@ class Daemon:
         slot.last_error = e
         slot.dirty = True
         slot.complete_print = None
+        if isinstance(e, RetryLater) and e.status is None:  # the remote is unreachable
+            with self._wake:
+                self._down_failures += 1
+                down = backoff(
+                    self._down_failures, self.opts.backoff_min_s, self.opts.backoff_max_s, self._rng
+                )
+                self._down_until = time.monotonic() + down
+                if self.opts.once and self._down_failures >= self.opts.once_attempts:
+                    for other in self.slots.values():  # give up: nothing can be uploaded now
+                        other.done_once = True
+                        other.last_error = other.last_error or e
         if isinstance(e, RetryLater):
             wait = backoff(
                 slot.failures, self.opts.backoff_min_s, self.opts.backoff_max_s, self._rng

@@ -99,6 +99,8 @@ class RunUpload:
     def sync(self) -> Outcome:
         """Upload whatever the remote lacks; raise RetryLater or NeedsPerson on failure."""
         out = Outcome()
+        if self.stop.is_set():
+            return out
         events = read_stream(self.run_dir, "events")
         self.ensure_run(events)
         self.sync_tags(events)
