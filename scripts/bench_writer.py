@@ -442,7 +442,7 @@ def table(cells: dict[tuple[str, str], Cell], systems: list[str]) -> list[str]:
         row.append(("yes" if lt.value <= target else "no") if met else "")  # type: ignore[union-attr,operator]
         for p in peers:
             c = cells.get((m.key, p))
-            ok = lt and c and lt.value is not None and c.value and c.value >= 0.001
+            ok = lt and c and lt.value is not None and c.value and c.value > 0
             row.append(f"{lt.value / c.value:.3g}×" if ok else "")  # type: ignore[union-attr,operator]
         lines.append("| " + " | ".join(row) + " |")
     lines += [""] + [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
