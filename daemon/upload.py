@@ -1,7 +1,8 @@
-"""One pass of one run's upload to one remote: run, tags, params, metrics, then status, in order.
+"""One pass of one run's upload to one remote: run, tags, params, metrics, artifacts, then status.
 
-Every request is followed by an atomic save of the run's sync state, so a pass killed at any
-instant resumes where the remote's acknowledgements end; what is sent again is absorbed by the
+Acknowledged requests are recorded in the run's sync state by atomic saves (while metrics flow,
+at most every 0.2 s, and always at the end of a pass), so a pass killed at any instant resumes
+where the recorded acknowledgements end; what is sent again is absorbed by the
 remote (metric points are unique on key, timestamp, step and value; tags are last-write-wins;
 a param resent with its own value is a no-op). The MLflow run is found by the tag
 `localtrack.run_id` before one is ever created, so a lost state or a copied run directory never
@@ -10,14 +11,12 @@ makes a second MLflow run.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
@@ -40,9 +39,9 @@ from .pipeline import Pipeline
 from .plan import Batch, apply_marks, groups, plan_batches
 from .points import METRIC_STREAMS, Points, pending_segments, read_points
 from .remote import Remote
+from .run_info import RUN_ID_TAG, finish_ms, last_activity, local_params, run_tags
 from .state import SyncState, WriterProgress, digest, load_state, save_state
 
-RUN_ID_TAG = "localtrack.run_id"
 KEY_MAP_TAG = "localtrack.key_map"
 KEY_MAP_ARTIFACT = "localtrack/key_map.json"
 TRUNCATED_TAG = "localtrack.truncated_params"
@@ -131,7 +130,9 @@ class RunUpload:
         run = self.remote.find_run(exp, RUN_ID_TAG, local_id)
         if run is None:
             start_ms = int(self.marker["created_at"] * 1000)
-            run = self.remote.create_run(exp, self.marker["name"], start_ms, self.run_tags(events))
+            run = self.remote.create_run(
+                exp, self.marker["name"], start_ms, run_tags(self.marker, self.run_dir, events)
+            )
             self.log("run_created", run=local_id, mlflow_run=run["info"]["run_id"])
         self.state.experiment_id = exp
         self.state.mlflow_run_id = str(run["info"]["run_id"])
@@ -145,35 +146,8 @@ class RunUpload:
 
     # -- tags ------------------------------------------------------------------------------
 
-    def run_tags(self, events: pa.Table | None) -> list[tuple[str, str]]:
-        m = self.marker
-        tags = {
-            RUN_ID_TAG: m["run_id"],
-            "localtrack.project": m["project"],
-            "localtrack.dir": self.run_dir.name,
-            "localtrack.api": m.get("api", ""),
-        }
-        start = _start_payload(events)
-        for src, dst in (
-            ("host", "localtrack.host"),
-            ("group", "localtrack.group"),
-            ("job_type", "localtrack.job_type"),
-            ("notes", "mlflow.note.content"),
-        ):
-            if start.get(src):
-                tags[dst] = str(start[src])
-        if start.get("argv"):
-            tags["mlflow.source.name"] = " ".join(map(str, start["argv"]))
-        git = start.get("git") or {}
-        if isinstance(git, dict) and git.get("commit"):
-            tags["mlflow.source.git.commit"] = str(git["commit"])
-        user_tags = start.get("tags")
-        if isinstance(user_tags, list) and user_tags:
-            tags["localtrack.tags"] = ",".join(map(str, user_tags))
-        return [(k, encode.truncate(v, encode.MAX_TAG_VALUE_CHARS)[0]) for k, v in tags.items()]
-
     def sync_tags(self, events: pa.Table | None) -> None:
-        tags = self.run_tags(events)
+        tags = run_tags(self.marker, self.run_dir, events)
         fp = digest(tags)
         if fp == self.state.tags_digest:
             return
@@ -185,30 +159,10 @@ class RunUpload:
 
     # -- params ----------------------------------------------------------------------------
 
-    def local_params(self) -> dict[str, str]:
-        """Config (current value of each key) and hparams, flattened, as MLflow param values."""
-        params: dict[str, str] = {}
-        hp = read_stream(self.run_dir, "hparams")
-        if hp is not None:
-            for row in hp.select(["hparams"]).to_pylist():
-                try:
-                    values = json.loads(row["hparams"] or "{}")
-                except ValueError:
-                    continue
-                for k, v in encode.flatten(values).items():
-                    params[k] = v if isinstance(v, str) else json.dumps(v)
-        cfg = read_stream(self.run_dir, "config")
-        if cfg is not None:
-            rows = cfg.select(["key", "value", "wall_time", "seq"]).to_pylist()
-            rows.sort(key=lambda r: (r["wall_time"], r["seq"]))
-            for r in rows:
-                params.update(_config_params(r["key"], r["value"]))
-        return params
-
     def sync_params(self) -> None:
         todo: list[tuple[str, str, str]] = []  # (mlflow key, value, digest)
         truncated = []
-        params = self.local_params()
+        params = local_params(self.run_dir)
         for key, raw in sorted(params.items()):
             mkey = encode.mlflow_key(key)
             value, cut = encode.truncate(raw, encode.MAX_PARAM_VALUE_CHARS)
@@ -405,9 +359,9 @@ class RunUpload:
         status = MLFLOW_STATUS.get(local, "RUNNING")
         end_ms: int | None = None
         if local in ("finished", "failed"):
-            end_ms = _finish_ms(events)
+            end_ms = finish_ms(events)
         elif local == "crashed":
-            last = self.last_activity()
+            last = last_activity(self.run_dir, self.marker["created_at"])
             if time.time() - last < self.grace_s:
                 return False
             end_ms = int(last * 1000)
@@ -418,47 +372,3 @@ class RunUpload:
         self.save()
         self.log("status_set", run=self.marker["run_id"], status=status)
         return status != "RUNNING"
-
-    def last_activity(self) -> float:
-        leases = list((self.run_dir / "writers").glob("*.lease"))
-        times = [p.stat().st_mtime for p in leases if p.exists()]
-        return max(times, default=self.marker["created_at"])
-
-
-def _config_params(key: str, json_text: str) -> dict[str, str]:
-    """One config row as params: a JSON object value is flattened under its key with `/`."""
-    try:
-        value = json.loads(json_text)
-    except ValueError:
-        return {key: json_text}
-    if isinstance(value, dict) and value:
-        flat = encode.flatten(value, key)
-        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in flat.items()}
-    return {key: encode.param_value(json_text)}
-
-
-def _start_payload(events: pa.Table | None) -> dict[str, Any]:
-    if events is None:
-        return {}
-    for row in events.select(["kind", "payload"]).to_pylist():
-        if row["kind"] == "start" and row["payload"]:
-            try:
-                data = json.loads(row["payload"])
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                return data
-    return {}
-
-
-def _finish_ms(events: pa.Table | None) -> int | None:
-    if events is None:
-        return None
-    times = [
-        r["wall_time"]
-        for r in events.select(["kind", "wall_time"]).to_pylist()
-        if r["kind"] == "finish"
-    ]
-    if not times:
-        return None
-    return int(max(times).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)

@@ -1,0 +1,122 @@
+"""What a run says about itself, read from its store: MLflow tags, params, end time, activity.
+
+Pure reads of the run directory (marker, `events`, `config`, `hparams`, writer leases); the
+uploader decides what to send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from localtrack._store.marker import Marker
+from localtrack._store.segments import read_stream
+
+from . import encode
+
+RUN_ID_TAG = "localtrack.run_id"
+"""The MLflow run tag holding the local run id: how a run is found before one is created."""
+
+
+def run_tags(marker: Marker, run_dir: Path, events: pa.Table | None) -> list[tuple[str, str]]:
+    """The MLflow tags of a run: its identity, and what its first writer's start event says."""
+    m = marker
+    tags = {
+        RUN_ID_TAG: m["run_id"],
+        "localtrack.project": m["project"],
+        "localtrack.dir": run_dir.name,
+        "localtrack.api": m.get("api", ""),
+    }
+    start = start_payload(events)
+    for src, dst in (
+        ("host", "localtrack.host"),
+        ("group", "localtrack.group"),
+        ("job_type", "localtrack.job_type"),
+        ("notes", "mlflow.note.content"),
+    ):
+        if start.get(src):
+            tags[dst] = str(start[src])
+    if start.get("argv"):
+        tags["mlflow.source.name"] = " ".join(map(str, start["argv"]))
+    git = start.get("git") or {}
+    if isinstance(git, dict) and git.get("commit"):
+        tags["mlflow.source.git.commit"] = str(git["commit"])
+    user_tags = start.get("tags")
+    if isinstance(user_tags, list) and user_tags:
+        tags["localtrack.tags"] = ",".join(map(str, user_tags))
+    return [(k, encode.truncate(v, encode.MAX_TAG_VALUE_CHARS)[0]) for k, v in tags.items()]
+
+
+def local_params(run_dir: Path) -> dict[str, str]:
+    """Config (current value of each key) and hparams, flattened, as MLflow param values."""
+    params: dict[str, str] = {}
+    hp = read_stream(run_dir, "hparams")
+    if hp is not None:
+        for row in hp.select(["hparams"]).to_pylist():
+            try:
+                values = json.loads(row["hparams"] or "{}")
+            except ValueError:
+                continue
+            for k, v in encode.flatten(values).items():
+                params[k] = v if isinstance(v, str) else json.dumps(v)
+    cfg = read_stream(run_dir, "config")
+    if cfg is not None:
+        rows = cfg.select(["key", "value", "wall_time", "seq"]).to_pylist()
+        rows.sort(key=lambda r: (r["wall_time"], r["seq"]))
+        for r in rows:
+            params.update(config_params(r["key"], r["value"]))
+    return params
+
+
+def last_activity(run_dir: Path, created_at: float) -> float:
+    """When a writer of the run last touched its lease (the marker's time when none did)."""
+    times = []
+    for p in (run_dir / "writers").glob("*.lease"):
+        try:
+            times.append(p.stat().st_mtime)
+        except FileNotFoundError:
+            continue
+    return max(times, default=created_at)
+
+
+def config_params(key: str, json_text: str) -> dict[str, str]:
+    """One config row as params: a JSON object value is flattened under its key with `/`."""
+    try:
+        value = json.loads(json_text)
+    except ValueError:
+        return {key: json_text}
+    if isinstance(value, dict) and value:
+        flat = encode.flatten(value, key)
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in flat.items()}
+    return {key: encode.param_value(json_text)}
+
+
+def start_payload(events: pa.Table | None) -> dict[str, Any]:
+    if events is None:
+        return {}
+    for row in events.select(["kind", "payload"]).to_pylist():
+        if row["kind"] == "start" and row["payload"]:
+            try:
+                data = json.loads(row["payload"])
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                return data
+    return {}
+
+
+def finish_ms(events: pa.Table | None) -> int | None:
+    if events is None:
+        return None
+    times = [
+        r["wall_time"]
+        for r in events.select(["kind", "wall_time"]).to_pylist()
+        if r["kind"] == "finish"
+    ]
+    if not times:
+        return None
+    return int(max(times).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
