@@ -1,3 +1,5 @@
+"""Session-wide test settings: nothing a test does lands in the user's home folder."""
+
 from __future__ import annotations
 
 from pathlib import Path
