@@ -37,10 +37,15 @@ def grow(run: Store, cycle: int, rng: random.Random) -> int:
     return n
 
 
+def acknowledged(url: str, runs: list[Store]) -> int:
+    return sum(load_state(r.dir, url, r.run_id).points for r in runs)
+
+
 def check(url: str, runs: list[Store]) -> int:
     for r in runs:
         r.finish()
     code = cli(["sync", "--once", "--root", str(runs[0].dir.parents[1]), "--uri", url])
+    sys.stderr.write("\n")
     client = MlflowClient(url)
     bad = 0
     for r in runs:
@@ -56,20 +61,27 @@ def check(url: str, runs: list[Store]) -> int:
 def kill_loop(url: str, tmp: Path, kills: int, nruns: int, rng: random.Random) -> int:
     runs = [Store(tmp / "kill", project="chaos-kill", name=f"r{i}") for i in range(nruns)]
     points = 0
+    moved = 0  # cycles in which the daemon recorded progress before it was killed
     t0 = time.monotonic()
     for cycle in range(kills):
         for r in runs:
             points += grow(r, cycle, rng)
         if rng.random() < 0.15:
             compact(rng.choice(runs).dir)
+        before = acknowledged(url, runs)
         proc = start_daemon(tmp / "kill", url, tmp / "kill.log")
-        time.sleep(rng.uniform(0.0, 2.5))
+        time.sleep(rng.uniform(0.3, 6.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        moved += acknowledged(url, runs) > before
         if cycle % 20 == 19:
-            done = sum(load_state(r.dir, url, r.run_id).points for r in runs)
-            print(f"  {cycle + 1} kills, {points} points logged, {done} acknowledged")
-    print(f"kill loop: {kills} SIGKILLs over {time.monotonic() - t0:.0f} s, {points} points")
+            print(
+                f"  {cycle + 1} kills, {points} points logged, {acknowledged(url, runs)} acknowledged"
+            )
+    print(
+        f"kill loop: {kills} SIGKILLs over {time.monotonic() - t0:.0f} s, {points} points, "
+        f"{moved} kills after the daemon had recorded progress"
+    )
     return check(url, runs)
 
 
