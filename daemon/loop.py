@@ -165,7 +165,10 @@ class Daemon:
         """Sync until stopped (or, with `once`, until every run had its pass); the exit code."""
         o = self.opts
         self.log("daemon_started", root=str(o.root), remote=Remote(o.uri).url, once=o.once)
-        watcher = Watcher(o.root, self.hint) if o.watch and not o.once else None
+        watcher = None
+        if o.watch and not o.once:
+            o.root.mkdir(parents=True, exist_ok=True)  # training may not have logged yet
+            watcher = Watcher(o.root, self.hint)
         if watcher is not None and not watcher.start():
             self.log("watch_unavailable", root=str(o.root))
         self._next_scan = 0.0
@@ -263,6 +266,8 @@ class Daemon:
             self._failed(run_dir, slot, upload, e)
         except (OSError, ValueError, KeyError) as e:  # unreadable run: a person must look
             self._failed(run_dir, slot, upload, NeedsPerson(f"cannot read run: {e!r}"))
+        except Exception as e:  # a bug: report it, keep the other runs going
+            self._failed(run_dir, slot, upload, NeedsPerson(f"unexpected error: {e!r}"))
         else:
             assert upload is not None
             self._succeeded(run_dir, slot, out, before, upload)
