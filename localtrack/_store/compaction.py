@@ -8,12 +8,17 @@ at every instant. Planning is pure; merge_segments is the thin I/O shell.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from localtrack._store.layout import SegmentName, live_segments, segment_path
-from localtrack._store.segments import publish, read_segment
+from localtrack._store.schema import STREAMS
+from localtrack._store.segments import check_version, publish
+
+MERGE_BATCH_ROWS = 16384
 
 FANOUT = 16
 """Segments of one level merged at a time: a 24-hour run at 2 seals/s keeps < 100 files."""
@@ -57,16 +62,34 @@ def plan_full_merge(names: list[SegmentName]) -> list[list[SegmentName]]:
     return [g for g in groups if len(g) > 1]
 
 
-def merge_segments(run_dir: Path, stream: str, names: list[SegmentName]) -> SegmentName:
+def merge_segments(
+    run_dir: Path,
+    stream: str,
+    names: list[SegmentName],
+    check: Callable[[], None] = lambda: None,
+) -> SegmentName:
     """Publish one segment holding every row of `names` (which must be one writer's, in order).
 
     The inputs are left in place; delete them with delete_segments once readers moved on.
+    `check` runs before each batch and may raise to abandon the merge (nothing is published).
     """
-    tables = [read_segment(segment_path(run_dir, stream, n)) for n in names]
-    merged = pa.concat_tables([t.replace_schema_metadata(None) for t in tables])
     target = SegmentName(names[0].writer, names[0].lo, names[-1].hi)
-    publish(run_dir, stream, target, merged)
+    publish(run_dir, stream, target, _batches(run_dir, stream, names, check))
     return target
+
+
+def _batches(
+    run_dir: Path, stream: str, names: list[SegmentName], check: Callable[[], None]
+) -> Iterator[pa.RecordBatch]:
+    """Every row of the named segments, a bounded batch at a time (memory stays flat)."""
+    schema = STREAMS[stream]
+    for name in names:
+        path = segment_path(run_dir, stream, name)
+        with pq.ParquetFile(path) as f:
+            check_version(f.schema_arrow.metadata, path)
+            for batch in f.iter_batches(batch_size=MERGE_BATCH_ROWS):
+                check()
+                yield batch.cast(schema) if batch.schema != schema else batch
 
 
 def delete_segments(run_dir: Path, stream: str, names: list[SegmentName]) -> None:

@@ -97,11 +97,24 @@ def writer_alive(run_dir: Path, state: WriterState, now: float | None = None) ->
     return (now if now is not None else time.time()) - touched < LEASE_STALE_SECS
 
 
+def _any_fresh_lease(run_dir: Path, now: float | None) -> bool:
+    """A writer touched its lease recently (or the run was created moments ago)."""
+    now = time.time() if now is None else now
+    paths = [run_dir / MARKER_NAME, *(run_dir / WRITERS_DIR).glob("*.lease")]
+    for path in paths:
+        try:
+            if now - path.stat().st_mtime < LEASE_STALE_SECS:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def run_status(run_dir: Path, now: float | None = None) -> str:
-    """'running', 'crashed', 'failed' or 'finished' (or 'running' for a run with no events yet)."""
+    """'running', 'crashed', 'failed' or 'finished', by the rules of docs/FORMAT.md."""
     states = writer_states(run_dir)
-    if not states:
-        return "running"
+    if not states:  # killed between creating the marker and sealing its start event?
+        return "running" if _any_fresh_lease(run_dir, now) else "crashed"
     unfinished = [s for s in states if s.finish_status is None]
     if unfinished:
         if any(writer_alive(run_dir, s, now) for s in unfinished):

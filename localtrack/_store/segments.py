@@ -7,6 +7,7 @@ into place with os.replace, and the folder is fsynced; readers only ever list `*
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +21,10 @@ from localtrack._store.layout import (
     parse_segment_name,
     segment_path,
 )
-from localtrack._store.schema import file_metadata
+from localtrack._store.schema import STREAMS, file_metadata
+
+ROW_GROUP_ROWS = 65536
+"""Rows per Parquet row group: bounds the memory a writer or compaction holds at once."""
 
 _DELTA_COLUMNS = ("step", "wall_time", "seq", "pid", "num_samples")
 _DICT_COLUMNS = ("run_id", "tag", "writer", "host", "key", "kind", "status", "format", "rank")
@@ -65,19 +69,51 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def publish(run_dir: Path, stream: str, name: SegmentName, table: pa.Table) -> Path:
-    """Write `table` as segment `name` of `stream`, visible only once complete and durable."""
+def publish(
+    run_dir: Path, stream: str, name: SegmentName, table: pa.Table | Iterable[pa.RecordBatch]
+) -> Path:
+    """Write `table` (or a stream of record batches, as compaction does) as segment `name` of
+    `stream`, visible only once complete and durable."""
     final = segment_path(run_dir, stream, name)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp")
-    table = table.replace_schema_metadata(file_metadata(stream))
-    with open(tmp, "wb") as f:
-        pq.write_table(table, f, **_write_options(table.schema))  # type: ignore[arg-type]
-        f.flush()
-        os.fsync(f.fileno())
+    schema = STREAMS[stream].with_metadata(file_metadata(stream))
+    batches = table.to_batches() if isinstance(table, pa.Table) else table
+    try:
+        _write_file(tmp, schema, batches)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, final)
     fsync_dir(final.parent)
     return final
+
+
+def _write_file(tmp: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> None:
+    pool = pa.default_memory_pool()  # mimalloc keeps freed pages unless asked: bound RSS
+    with open(tmp, "wb") as f:
+        options = _write_options(schema)
+        with pq.ParquetWriter(f, schema, **options) as writer:  # type: ignore[arg-type]
+            for group in _row_groups(batches, schema):
+                writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+                del group
+                pool.release_unused()
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
+    """Small batches gathered into tables of about ROW_GROUP_ROWS rows (one row group each)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= ROW_GROUP_ROWS:
+            yield pa.Table.from_batches(pending, schema)
+            pending, rows = [], 0
+    if pending or rows == 0:
+        yield pa.Table.from_batches(pending, schema)
 
 
 def list_segments(stream_dir: Path) -> list[SegmentName]:
@@ -110,10 +146,13 @@ def check_version(metadata: dict[bytes, bytes] | None, path: Path) -> None:
 
 
 def read_segment(path: Path) -> pa.Table:
-    """One segment as an Arrow table, after checking its format version."""
-    table = pq.read_table(path)
-    check_version(table.schema.metadata, path)
-    return table
+    """One segment as an Arrow table, after checking its format version.
+
+    ParquetFile, unlike pq.read_table, does not make pyarrow import pandas.
+    """
+    with pq.ParquetFile(path) as f:
+        check_version(f.schema_arrow.metadata, path)
+        return f.read()
 
 
 def read_stream(run_dir: Path, stream: str) -> pa.Table | None:

@@ -20,19 +20,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from localtrack._store.compaction import delete_segments, merge_segments, plan_tail_merge
 from localtrack._store.layout import SegmentName, lease_path
 from localtrack._store.marker import Marker, create_or_join
 from localtrack._store.runs import LEASE_TOUCH_SECS
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 from localtrack._store.segments import publish
 from localtrack._writer import lifecycle
+from localtrack._writer.compactor import Compactor
 from localtrack._writer.identity import WriterIdentity, run_metadata
 from localtrack._writer.sealing import seal_records, seal_scalars, seal_tagged
 from localtrack._writer.values import WarnOnce
-
-DELETE_GRACE_SECS = 5.0
-"""Compacted inputs stay this long so queries that listed them can finish reading."""
 
 ON_FULL = ("block", "drop")
 
@@ -56,7 +53,7 @@ class RunWriter:
         proposed: Marker,
         *,
         flush_secs: float = 0.5,
-        max_rows: int = 65536,
+        max_rows: int = 16384,
         on_full: str = "block",
         start_payload: dict[str, Any] | None = None,
     ) -> None:
@@ -70,16 +67,18 @@ class RunWriter:
         self.run_id = self.marker["run_id"]
         self.flush_secs = float(flush_secs)
         self.max_rows = int(max_rows)
-        self.hard_cap = 4 * self.max_rows
+        self.hard_cap = 2 * self.max_rows
         self.on_full = on_full
         self.dropped = 0
         self.warn = WarnOnce()
         self.buffers: dict[str, list[Any]] = {s: [] for s in STREAMS}
         self.scalar_dicts: list[Any] = []  # run.log rows (dict, step, time), sealed as scalars
+        # Counted by the hot path before it appends a device tensor; a seal that sees the
+        # count move resolves its values with one transfer per device.
+        self.device_scalars = 0
+        self._device_sealed = 0
         self._next_seq = dict.fromkeys(STREAMS, 0)
         self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
-        self._mine: dict[str, list[SegmentName]] = {s: [] for s in STREAMS}
-        self._doomed: list[tuple[float, str, list[SegmentName]]] = []
         # Re-entrant: a SIGTERM handler may close() while the main thread is inside flush().
         self._seal_lock = threading.RLock()
         self._wake = threading.Event()
@@ -87,6 +86,7 @@ class RunWriter:
         self._stopping = False
         self.closed = False
         self._io_error_reported = False
+        self._compactor = Compactor(self.run_dir, self._report_io_error)
         self._touch_lease(create=True)
         payload = {**run_metadata(self.identity), **(start_payload or {})}
         self.record("events", {"kind": "start", "payload": json.dumps(payload, default=str)})
@@ -102,7 +102,7 @@ class RunWriter:
         wake the sealer; at 4x the soft cap apply the on_full policy."""
         if not self._wake.is_set():  # is_set() is an attribute read; set() takes a lock
             self._wake.set()
-        hard_cap = self.hard_cap if soft_cap is None else 4 * soft_cap
+        hard_cap = self.hard_cap if soft_cap is None else 2 * soft_cap
         if len(rows) < hard_cap:
             return
         if self.on_full == "drop" or not self._thread.is_alive():
@@ -126,7 +126,7 @@ class RunWriter:
         with self._seal_lock:
             self._seal_all()
 
-    def _seal_all(self, compact: bool = True) -> None:
+    def _seal_all(self) -> None:
         for stream, rows in self.buffers.items():
             chunk = _take(rows)
             dicts = _take(self.scalar_dicts) if stream == "scalars" else []
@@ -149,9 +149,7 @@ class RunWriter:
                     self._report_io_error(exc)
                     break
                 queue.pop(0)
-                self._mine[stream].append(name)
-            if compact:
-                self._compact(stream)
+                self._compactor.published(stream, name)
 
     def _build(self, stream: str, chunk: list[Any], seq: int, dicts: list[Any]) -> pa.Table | None:
         """The chunk's table; should one row break building, the others are still kept."""
@@ -183,32 +181,12 @@ class RunWriter:
     ) -> pa.Table | None:
         ident, run_id = self.identity, self.run_id
         if stream == "scalars":
-            return seal_scalars(chunk, run_id, ident, seq, self.warn, dicts)
+            pending = self.device_scalars  # read after the chunk was taken
+            device, self._device_sealed = pending != self._device_sealed, pending
+            return seal_scalars(chunk, run_id, ident, seq, self.warn, list(dicts), device)
         if stream in TAGGED_STREAMS:
             return seal_tagged(stream, chunk, run_id, ident, seq, self.warn)
         return seal_records(stream, chunk, run_id, ident, seq)
-
-    def _compact(self, stream: str) -> None:
-        mine = self._mine[stream]
-        while (group := plan_tail_merge(mine)) is not None:
-            try:
-                merged = merge_segments(self.run_dir, stream, group)
-            except OSError as exc:
-                self._report_io_error(exc)
-                return
-            del mine[-len(group) :]
-            mine.append(merged)
-            self._doomed.append((time.monotonic() + DELETE_GRACE_SECS, stream, group))
-
-    def _delete_doomed(self, everything: bool = False) -> None:
-        now = time.monotonic()
-        keep = []
-        for deadline, stream, group in self._doomed:
-            if everything or deadline <= now:
-                delete_segments(self.run_dir, stream, group)
-            else:
-                keep.append((deadline, stream, group))
-        self._doomed = keep
 
     def _report_io_error(self, exc: OSError) -> None:
         if not self._io_error_reported:
@@ -229,21 +207,28 @@ class RunWriter:
             self._report_io_error(exc)
 
     def _loop(self) -> None:
+        """Seal on fixed deadlines, starting early by what a seal takes, so a row waits at
+        most about flush_secs between being logged and being on disk."""
         next_lease = time.monotonic() + LEASE_TOUCH_SECS
+        deadline = time.monotonic() + self.flush_secs
+        cost = 0.0
         while True:
-            self._wake.wait(self.flush_secs)
+            self._wake.wait(max(0.0, deadline - time.monotonic() - cost))
             self._wake.clear()
             if self._stopping:
                 return
+            started = time.monotonic()
             try:
                 with self._seal_lock:
                     self._seal_all()
-                if time.monotonic() >= next_lease:
+                if started >= next_lease:
                     self._touch_lease()
-                    next_lease = time.monotonic() + LEASE_TOUCH_SECS
-                self._delete_doomed()
+                    next_lease = started + LEASE_TOUCH_SECS
             except Exception as exc:  # the sealer must outlive any single failure
                 print(f"localtrack: sealing failed, will retry: {exc!r}", file=sys.stderr)
+            took = time.monotonic() - started
+            cost = min(self.flush_secs / 2, 0.5 * cost + 0.5 * took)
+            deadline = started + self.flush_secs
 
     # ---- end ------------------------------------------------------------------------------
 
@@ -258,6 +243,6 @@ class RunWriter:
             self._thread.join()
         self.record("events", {"kind": "finish", "status": status, "exit_code": exit_code})
         with self._seal_lock:
-            self._seal_all(compact=False)
-        self._delete_doomed(everything=True)
+            self._seal_all()
+        self._compactor.close()
         lifecycle.unregister(self)

@@ -146,6 +146,8 @@ class Run:
             self._core.warn(key, f"log:{type(value).__name__}", str(exc), stacklevel=5)
             return
         if stream == "scalars":
+            if type(payload) is not float and type(payload) is not int:
+                self._core.device_scalars += 1
             self._scalars.append((key, payload, step, now))
         elif isinstance(payload, list):
             for p in payload:

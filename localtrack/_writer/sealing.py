@@ -2,10 +2,14 @@
 
 Row shapes in the buffers (appended by the hot path, consumed here):
 - scalars: (tag, value, step, wall_time_seconds); value is a float/int or a device tensor
+- run.log dicts of plain numbers: (dict, step, wall_time_seconds), sealed as scalars
 - other tagged streams: (tag, step, wall_time_seconds, payload), payload a dict of the
   stream's payload columns or a zero-argument callable returning one (deferred work such as
   binning or PNG encoding); a callable raising BadValue drops that row with one warning
 - events, config, summary: dicts of the stream's own columns (wall_time in seconds)
+
+Columns are built through numpy buffers (localtrack._store.arrays), so logging never makes
+pyarrow import pandas.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from localtrack._store.arrays import column, constant, dictionary_strings, numbers
 from localtrack._store.schema import STREAMS
 from localtrack._writer.identity import WriterIdentity
 from localtrack._writer.values import (
@@ -31,20 +35,25 @@ from localtrack._writer.values import (
 )
 
 Payload = dict[str, Any] | Callable[[], dict[str, Any]]
+DictRow = tuple[dict[str, Any], int, float]
+
+_TAG, _VALUE, _STEP, _TIME = (itemgetter(i) for i in range(4))
+_DSTEP, _DTIME = itemgetter(1), itemgetter(2)
+_TIMESTAMP = pa.timestamp("us")
 
 
-def _micros(seconds: list[float] | np.ndarray) -> pa.Array:
-    us = (np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)
-    return pa.array(us, type=pa.timestamp("us"))
+def _micros(seconds: Any) -> pa.Array:
+    return numbers((np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64), _TIMESTAMP)
 
 
-def _writer_columns(n: int, ident: WriterIdentity, seq: int) -> dict[str, pa.Array]:
+def _head_and_writer(n: int, run_id: str, ident: WriterIdentity, seq: int) -> dict[str, pa.Array]:
     return {
-        "writer": pa.repeat(pa.scalar(ident.writer), n),
-        "seq": pa.repeat(pa.scalar(seq, pa.int64()), n),
-        "rank": pa.repeat(pa.scalar(ident.rank, pa.int32()), n),
-        "host": pa.repeat(pa.scalar(ident.host), n),
-        "pid": pa.repeat(pa.scalar(ident.pid, pa.int64()), n),
+        "run_id": constant(run_id, pa.string(), n),
+        "writer": constant(ident.writer, pa.string(), n),
+        "seq": constant(seq, pa.int64(), n),
+        "rank": constant(ident.rank, pa.int32(), n),
+        "host": constant(ident.host, pa.string(), n),
+        "pid": constant(ident.pid, pa.int64(), n),
     }
 
 
@@ -53,7 +62,7 @@ def _table(stream: str, columns: dict[str, pa.Array]) -> pa.Table:
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-_TAG, _VALUE, _STEP, _TIME = (itemgetter(i) for i in range(4))
+# ---- scalars -----------------------------------------------------------------------------
 
 
 def seal_scalars(
@@ -62,19 +71,22 @@ def seal_scalars(
     ident: WriterIdentity,
     seq: int,
     warn: WarnOnce,
-    dict_rows: list[tuple[dict[str, Any], int, float]] = (),  # type: ignore[assignment]
+    dict_rows: list[DictRow] | None = None,
+    device: bool = False,
 ) -> pa.Table | None:
-    """The scalars table of add_scalar rows and run.log dicts (dict, step, time).
+    """The scalars table of add_scalar rows and run.log dicts.
 
-    Rows the hot path could not vet (steps, tags, times) are vetted here, one by one,
-    only when the vectorised conversion refuses the chunk.
+    `device` says device tensors may be among the values: they are then moved in one
+    transfer per device. Rows the hot path did not vet (steps, tags, times) are vetted here,
+    one by one, only when the vectorised conversion refuses the chunk.
     """
+    dict_rows = dict_rows or []
     try:
-        return _scalar_table(_columns(rows, dict_rows), run_id, ident, seq)
-    except (TypeError, ValueError, OverflowError, pa.ArrowException):
+        return _scalar_table(rows, dict_rows, device, run_id, ident, seq)
+    except (TypeError, ValueError, OverflowError, UnicodeError, pa.ArrowException):
         flat = rows + [(k, v, step, t) for d, step, t in dict_rows for k, v in d.items()]
         good = [r for r in map(_vet_scalar_row, flat, repeat(warn)) if r is not None]
-        return _scalar_table(_columns(good, ()), run_id, ident, seq) if good else None
+        return _scalar_table(good, [], device, run_id, ident, seq) if good else None
 
 
 def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | None:
@@ -91,76 +103,59 @@ def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | N
     return tag, value, step, wall_time
 
 
-_Columns = tuple[pa.Array, list[Any], np.ndarray, np.ndarray]
+def _tag_codes(tags: list[Any]) -> tuple[np.ndarray, list[str]]:
+    """Dictionary codes of the tags and the distinct tags; tags repeat, so this is cheap."""
+    names = list(dict.fromkeys(tags))
+    if any(type(t) is not str or not t for t in names):
+        raise ValueError("a tag that is not a non-empty string")
+    position = {t: i for i, t in enumerate(names)}
+    return np.fromiter(map(position.__getitem__, tags), np.int32, len(tags)), names
 
 
-def _columns(rows: list[tuple[Any, ...]], dict_rows: Any) -> _Columns:
-    """Tag, value, step and time columns of add_scalar rows followed by run.log dict rows."""
-    n = len(rows)
-    tags = pa.array(list(map(_TAG, rows)), type=pa.string())
-    values = list(map(_VALUE, rows))
-    steps = np.fromiter(map(_STEP, rows), dtype=np.int64, count=n)
-    times = np.fromiter(map(_TIME, rows), dtype=np.float64, count=n)
-    if not dict_rows:
-        return tags, values, steps, times
-    dtags, dsteps, dtimes = _dict_row_keys(dict_rows)
-    for data, _, _ in dict_rows:
-        values.extend(data.values())
-    return (
-        pa.concat_arrays([tags, dtags]),
-        values,
-        np.concatenate([steps, dsteps]),
-        np.concatenate([times, dtimes]),
-    )
-
-
-def _dict_row_keys(
-    dict_rows: list[tuple[dict[str, Any], int, float]],
-) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Tags, steps and times of dict rows; logs repeat the same keys, so tags are dictionary
-    codes of each row's key tuple (a dict lookup per row, not a string per value)."""
-    codes: dict[tuple[Any, ...], np.ndarray] = {}
-    names: dict[Any, int] = {}
-    parts, sizes = [], np.empty(len(dict_rows), dtype=np.int64)
-    for i, (data, _, _) in enumerate(dict_rows):
-        keys = tuple(data)
-        code = codes.get(keys)
-        if code is None:
-            code = codes[keys] = np.array(
-                [names.setdefault(k, len(names)) for k in keys], dtype=np.int32
-            )
-        parts.append(code)
-        sizes[i] = len(keys)
-    indices = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
-    dictionary = pa.array(list(names), type=pa.string())
-    tags = pa.DictionaryArray.from_arrays(pa.array(indices), dictionary).cast(pa.string())
-    steps = np.repeat(np.fromiter(map(_DSTEP, dict_rows), np.int64, len(dict_rows)), sizes)
-    times = np.repeat(np.fromiter(map(_DTIME, dict_rows), np.float64, len(dict_rows)), sizes)
-    return tags, steps, times
-
-
-_DSTEP, _DTIME = itemgetter(1), itemgetter(2)
-
-
-def _scalar_table(cols: _Columns, run_id: str, ident: WriterIdentity, seq: int) -> pa.Table:
-    tags, values, steps, times = cols
-    n = len(tags)
-    if n and pc.min(pc.utf8_length(tags)).as_py() == 0:
-        raise ValueError("empty tag")
+def _steps(steps: list[Any]) -> np.ndarray:
     try:
-        # pyarrow refuses tensors instead of calling float() on each (a device sync apiece)
-        value_arr = pa.array(values, type=pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        value_arr = pa.array(resolve_scalars(values), type=pa.float64())
+        return np.fromiter(steps, np.int64, len(steps))
+    except TypeError:  # global_step=None is TensorBoard's step 0
+        return np.fromiter((0 if s is None else s for s in steps), np.int64, len(steps))
+
+
+def _scalar_table(
+    rows: list[tuple[Any, ...]],
+    dict_rows: list[DictRow],
+    device: bool,
+    run_id: str,
+    ident: WriterIdentity,
+    seq: int,
+) -> pa.Table:
+    tags = list(map(_TAG, rows))
+    values = list(map(_VALUE, rows))
+    steps = _steps(list(map(_STEP, rows)))
+    times = np.fromiter(map(_TIME, rows), np.float64, len(rows))
+    if dict_rows:
+        sizes = np.fromiter(map(len, map(itemgetter(0), dict_rows)), np.int64, len(dict_rows))
+        for data, _, _ in dict_rows:
+            tags.extend(data)
+            values.extend(data.values())
+        steps = np.concatenate([steps, np.repeat(_steps(list(map(_DSTEP, dict_rows))), sizes)])
+        dict_times = np.fromiter(map(_DTIME, dict_rows), np.float64, len(dict_rows))
+        times = np.concatenate([times, np.repeat(dict_times, sizes)])
+    n = len(tags)
+    codes, names = _tag_codes(tags)
+    if device:
+        value_arr = np.array(resolve_scalars(values), dtype=np.float64)
+    else:
+        value_arr = np.fromiter(values, np.float64, n)
     columns = {
-        "run_id": pa.repeat(pa.scalar(run_id), n),
-        "tag": tags,
-        "step": pa.array(steps),
+        **_head_and_writer(n, run_id, ident, seq),
+        "tag": dictionary_strings(codes, names),
+        "step": numbers(steps, pa.int64()),
         "wall_time": _micros(times),
-        "value": value_arr,
-        **_writer_columns(n, ident, seq),
+        "value": numbers(value_arr, pa.float64()),
     }
     return _table("scalars", columns)
+
+
+# ---- everything else ---------------------------------------------------------------------
 
 
 def seal_tagged(
@@ -188,8 +183,10 @@ def seal_records(
     stream: str, rows: list[dict[str, Any]], run_id: str, ident: WriterIdentity, seq: int
 ) -> pa.Table | None:
     times = [r["wall_time"] for r in rows]
-    records = [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]
-    return _from_dicts(stream, records, times, run_id, ident, seq)
+    return _from_dicts(stream, rows, times, run_id, ident, seq)
+
+
+_WRITER_FILLED = frozenset({"run_id", "wall_time", "writer", "seq", "rank", "host", "pid"})
 
 
 def _from_dicts(
@@ -203,16 +200,8 @@ def _from_dicts(
     if not records:
         return None
     n = len(records)
-    schema = STREAMS[stream]
-    skip = {"run_id", "wall_time", "writer", "seq", "rank", "host", "pid"}
-    body = pa.Table.from_pylist(
-        records, schema=pa.schema([f for f in schema if f.name not in skip])
-    )
-    cols: dict[str, pa.Array] = {
-        "run_id": pa.repeat(pa.scalar(run_id), n),
-        "wall_time": _micros(times),
-        **_writer_columns(n, ident, seq),
-    }
-    for name in body.column_names:
-        cols[name] = body.column(name).combine_chunks()
-    return _table(stream, cols)
+    columns = {**_head_and_writer(n, run_id, ident, seq), "wall_time": _micros(times)}
+    for field in STREAMS[stream]:
+        if field.name not in _WRITER_FILLED:
+            columns[field.name] = column([r.get(field.name) for r in records], field.type)
+    return _table(stream, columns)

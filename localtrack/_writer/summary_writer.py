@@ -126,10 +126,13 @@ class SummaryWriter:
         if self._closed:
             self._raise_closed()
         try:
-            return capture_scalar(value)
+            captured = capture_scalar(value)
         except BadValue as exc:
             self._warn(str(tag), f"scalar:{type(value).__name__}", str(exc), stacklevel=4)
             return None
+        if type(captured) is not float and type(captured) is not int:
+            self._core.device_scalars += 1
+        return captured
 
     def add_scalars(
         self,
