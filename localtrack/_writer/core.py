@@ -56,6 +56,7 @@ class RunWriter:
         max_rows: int = 16384,
         on_full: str = "block",
         start_payload: dict[str, Any] | None = None,
+        max_pending_bytes: int = 64 << 20,
     ) -> None:
         if on_full not in ON_FULL:
             raise ValueError(f"on_full must be one of {ON_FULL}, got {on_full!r}")
@@ -70,6 +71,9 @@ class RunWriter:
         self.hard_cap = 2 * self.max_rows
         self.on_full = on_full
         self.dropped = 0
+        self.max_pending_bytes = max_pending_bytes
+        self.bytes_in = 0  # snapshot bytes buffered, counted by logging threads
+        self.bytes_out = 0  # snapshot bytes sealed, counted by the sealer
         self.warn = WarnOnce()
         self.buffers: dict[str, list[Any]] = {s: [] for s in STREAMS}
         self.scalar_dicts: list[Any] = []  # run.log rows (dict, step, time), sealed as scalars
@@ -114,6 +118,29 @@ class RunWriter:
             self._wake.set()
             self._drained.wait(0.05)
 
+    def put(self, stream: str, row: tuple[Any, ...], nbytes: int = 0) -> None:
+        """Buffer one row of a tagged stream (tag, step, time, payload) holding `nbytes` of
+        snapshots; past max_pending_bytes of unsealed snapshots the on_full policy applies."""
+        rows = self.buffers[stream]
+        item = (*row, nbytes)
+        rows.append(item)
+        self.bytes_in += nbytes
+        if len(rows) >= self.max_rows:
+            self.pressure(rows)
+        if self.bytes_in - self.bytes_out <= self.max_pending_bytes:
+            return
+        self._wake.set()
+        if self.on_full == "drop" or not self._thread.is_alive():
+            if rows and rows[-1] is item:  # not taken by the sealer yet
+                rows.pop()
+                self.bytes_in -= nbytes
+                self.dropped += 1
+            return
+        while self.bytes_in - self.bytes_out > self.max_pending_bytes and self._thread.is_alive():
+            self._drained.clear()
+            self._wake.set()
+            self._drained.wait(0.05)
+
     def record(self, stream: str, row: dict[str, Any]) -> None:
         """Buffer one row of an untagged stream (events, config, summary)."""
         row.setdefault("wall_time", time.time())
@@ -134,6 +161,8 @@ class RunWriter:
                 continue
             seq = self._next_seq[stream]
             table = self._build(stream, chunk, seq, dicts)
+            if stream in TAGGED_STREAMS and stream != "scalars":
+                self.bytes_out += sum(row[4] for row in chunk)
             if table is not None:
                 self._next_seq[stream] = seq + 1
                 self._unpublished[stream].append(

@@ -29,6 +29,7 @@ from localtrack._writer.values import (
     capture_scalar,
     capture_step,
     is_tensor,
+    nbytes,
     snapshot,
     to_numpy,
 )
@@ -151,9 +152,9 @@ class Run:
             self._scalars.append((key, payload, step, now))
         elif isinstance(payload, list):
             for p in payload:
-                self._core.buffers[stream].append((key, step, now, p))
+                self._core.put(stream, (key, step, now, p))
         else:
-            self._core.buffers[stream].append((key, step, now, payload))
+            self._core.put(stream, (key, step, now, payload), nbytes(value))
 
     @staticmethod
     def _classify(value: Any) -> tuple[str, Any]:
@@ -204,7 +205,7 @@ class Run:
     def _log_histogram(self, tag: str, tensor: Any) -> None:
         snap = snapshot(tensor, "a tensor")
         row = (tag, self._step, _now(), lambda: histogram_payload(to_numpy(snap, "a tensor"), 64))
-        self._core.buffers["histograms"].append(row)
+        self._core.put("histograms", row, nbytes(snap))
 
     # ---- end -----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Row shapes in the buffers (appended by the hot path, consumed here):
 - scalars: (tag, value, step, wall_time_seconds); value is a float/int or a device tensor
 - run.log dicts of plain numbers: (dict, step, wall_time_seconds), sealed as scalars
-- other tagged streams: (tag, step, wall_time_seconds, payload), payload a dict of the
+- other tagged streams: (tag, step, wall_time_seconds, payload, nbytes), payload a dict of the
   stream's payload columns or a zero-argument callable returning one (deferred work such as
   binning or PNG encoding); a callable raising BadValue drops that row with one warning
 - events, config, summary: dicts of the stream's own columns (wall_time in seconds)
@@ -168,7 +168,7 @@ def seal_tagged(
 ) -> pa.Table | None:
     kept: list[dict[str, Any]] = []
     times: list[float] = []
-    for tag, step, wall_time, payload in rows:
+    for tag, step, wall_time, payload, *_ in rows:
         try:
             values = payload() if callable(payload) else payload
         except BadValue as exc:

@@ -36,6 +36,7 @@ from localtrack._writer.values import (
     capture_scalar,
     capture_step,
     check_walltime,
+    nbytes,
     snapshot,
     to_numpy,
 )
@@ -177,10 +178,7 @@ class SummaryWriter:
         except BadValue as exc:
             self._warn(str(tag), f"{stream}:{exc}", str(exc), stacklevel=4)
             return
-        rows = self._core.buffers[stream]
-        rows.append(row)
-        if len(rows) >= self._max_rows:
-            self._core.pressure(rows)
+        self._core.put(stream, row, sum(map(nbytes, args)))
 
     def add_histogram(
         self,

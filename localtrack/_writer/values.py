@@ -127,6 +127,15 @@ def to_numpy(value: object, what: str) -> np.ndarray:
     return arr
 
 
+def nbytes(value: object) -> int:
+    """Memory an array or tensor holds (0 for anything else): what a snapshot of it costs."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if is_tensor(value):
+        return int(value.numel() * value.element_size())  # type: ignore[attr-defined]
+    return 0
+
+
 def snapshot(value: object, what: str) -> Any:
     """A private copy to process at seal time (device tensors stay on their device)."""
     if is_tensor(value):

@@ -88,3 +88,19 @@ def test_block_policy_waits_and_keeps_everything(tmp_path, monkeypatch):
     assert peak <= 400 and w._core.dropped == 0
     stored = read_stream(tmp_path / "r", "scalars")
     assert stored is not None and sorted(stored.column("step").to_pylist()) == list(range(5_000))
+
+
+def test_big_snapshots_are_bounded_by_bytes_not_rows(tmp_path, monkeypatch):
+    import numpy as np
+
+    w = tiny_writer_with_slow_disk(tmp_path / "r", monkeypatch, "block", 0.05)
+    w._core.max_pending_bytes = 4 * 8_000_000  # four 1M-float64 histograms
+    values = np.zeros(1_000_000)
+    peak = 0
+    for step in range(12):
+        w.add_histogram("h", values, step)
+        peak = max(peak, w._core.bytes_in - w._core.bytes_out)
+    w.close()
+    assert peak <= 5 * 8_000_000
+    stored = read_stream(tmp_path / "r", "histograms")
+    assert stored is not None and stored.column("step").to_pylist() == list(range(12))
