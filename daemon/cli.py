@@ -11,6 +11,7 @@ The remote is `--uri` or $MLFLOW_TRACKING_URI; credentials come only from the en
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import signal
 import sys
@@ -43,8 +44,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pipeline",
         type=int,
-        default=2,
-        help="log-batch requests of one run in flight at once (2; 1 after a failure)",
+        default=1,
+        help="log-batch requests of one run in flight at once (1; 2 suits a server with "
+        "several workers; always 1 after a failure)",
     )
     p.add_argument(
         "--grace",
@@ -108,6 +110,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     daemon = Daemon(opts, log=EventLog(log_file))
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.stop())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: stacks on stderr
     try:
         return daemon.run()
     finally:

@@ -84,7 +84,7 @@ def bench_client(url: str, exp: str, pts: list[tuple[str, int, float]]) -> tuple
 
 
 def bench_daemon(
-    url: str, root: Path, pts: list[tuple[str, int, float]], pipeline: int = 2
+    url: str, root: Path, pts: list[tuple[str, int, float]], pipeline: int = 1
 ) -> tuple[float, float]:
     run = Store(root, project="bench-daemon")
     for i in range(0, len(pts), BATCH):  # one sealed segment per 1000 points
@@ -208,8 +208,8 @@ def main() -> None:
                 "requests loop": lambda r: bench_requests(url, exp, pts),
                 "MlflowClient.log_batch": lambda r: bench_client(url, exp, pts),
                 "localtrack daemon": lambda r: bench_daemon(url, Path(tmp) / f"runs{r}", pts),
-                "daemon, 1 in flight": lambda r: bench_daemon(
-                    url, Path(tmp) / f"one{r}", pts, pipeline=1
+                "daemon, 2 in flight": lambda r: bench_daemon(
+                    url, Path(tmp) / f"two{r}", pts, pipeline=2
                 ),
             }
             best: dict[str, tuple[float, float]] = {}
