@@ -266,9 +266,10 @@ def child(system: str, measure: str, n: int, d: Path) -> dict[str, Any]:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    values = rng.random(n).tolist() if measure in ("scalar", "bytes", "memory", "close") else []
-    if measure == "memory":
-        values = rng.random(min(n, 1_000_000)).tolist()
+    # At most 1M distinct values: a 10M-float list would itself set the peak (VmHWM) that
+    # the memory measure reads.
+    sized = measure in ("scalar", "bytes", "memory", "close")
+    values = rng.random(min(n, 1_000_000)).tolist() if sized else []
     logger = open_system(system, d)
     rss0 = rss_bytes()
     if measure == "scalar":
