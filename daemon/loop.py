@@ -24,7 +24,7 @@ from localtrack._store.runs import find_runs
 
 from .log import EventLog
 from .remote import Remote
-from .state import Problem, state_path
+from .state import Problem, public_url, state_path
 from .upload import Outcome, Progress, RunUpload
 from .watch import Watcher
 
@@ -164,7 +164,7 @@ class Daemon:
     def run(self) -> int:
         """Sync until stopped (or, with `once`, until every run had its pass); the exit code."""
         o = self.opts
-        self.log("daemon_started", root=str(o.root), remote=Remote(o.uri).url, once=o.once)
+        self.log("daemon_started", root=str(o.root), remote=public_url(o.uri), once=o.once)
         watcher = None
         if o.watch and not o.once:
             o.root.mkdir(parents=True, exist_ok=True)  # training may not have logged yet

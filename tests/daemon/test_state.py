@@ -59,3 +59,25 @@ def test_failures_are_classed():
         "x",
     )
     assert "Changing param values" in str(e)
+
+
+def test_credentials_come_from_the_environment_only(monkeypatch):
+    from localtrack_daemon.remote import Remote
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123")
+    r = Remote("https://mlflow.example.org")
+    assert r.session.headers["Authorization"] == "Bearer tok-123"
+    assert r.url == "https://mlflow.example.org"
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ann")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw-9")
+    r = Remote("http://127.0.0.1:5000")
+    assert r.session.auth == ("ann", "pw-9") and "Authorization" not in r.session.headers
+    clone = r.clone()
+    assert clone.session.auth == ("ann", "pw-9")
+    r.close()
+    clone.close()
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    r = Remote("http://bob:pw-7@127.0.0.1:5000/")
+    assert r.session.auth == ("bob", "pw-7") and r.url == "http://127.0.0.1:5000"
