@@ -147,3 +147,13 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_cleanly(tmp_path, mlfl
         == 0
     )
     assert_synced(MlflowClient(mlflow_server.url), run.dir, run.run_id)
+
+
+def test_daemon_and_sync_are_localtrack_commands():
+    top = subprocess.run([LOCALTRACK, "--help"], capture_output=True, text=True, timeout=60)
+    assert top.returncode == 0 and "daemon" in top.stdout and "sync" in top.stdout
+    for cmd in ("daemon", "sync"):
+        sub = subprocess.run(
+            [LOCALTRACK, cmd, "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert sub.returncode == 0 and "--root" in sub.stdout and "--uri" in sub.stdout
