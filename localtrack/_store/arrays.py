@@ -82,7 +82,11 @@ def dictionary_strings(codes: np.ndarray, names: list[str]) -> pa.Array:
 def constant(value: Any, type_: pa.DataType, n: int) -> pa.Array:
     """`value` repeated n times."""
     if pa.types.is_string(type_):
-        return dictionary_strings(np.zeros(n, dtype=np.int32), [value])
+        data = _encode(value)
+        offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+        return pa.Array.from_buffers(
+            type_, n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
+        )
     return numbers(np.full(n, value), type_)
 
 

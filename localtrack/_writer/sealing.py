@@ -15,7 +15,7 @@ pyarrow import pandas.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -38,7 +38,7 @@ Payload = dict[str, Any] | Callable[[], dict[str, Any]]
 DictRow = tuple[dict[str, Any], int, float]
 
 _TAG, _VALUE, _STEP, _TIME = (itemgetter(i) for i in range(4))
-_DSTEP, _DTIME = itemgetter(1), itemgetter(2)
+_DATA, _DSTEP, _DTIME = itemgetter(0), itemgetter(1), itemgetter(2)
 _TIMESTAMP = pa.timestamp("us")
 
 
@@ -119,6 +119,32 @@ def _steps(steps: list[Any]) -> np.ndarray:
         return np.fromiter((0 if s is None else s for s in steps), np.int64, len(steps))
 
 
+def _dict_columns(
+    dict_rows: list[DictRow],
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Tag codes, tag names, values, steps and times of run.log dict rows.
+
+    Steps log the same keys again and again, so each distinct key tuple is coded once and
+    values are read with one C-level pass over all dicts.
+    """
+    datas = list(map(_DATA, dict_rows))
+    sizes = np.fromiter(map(len, datas), np.int64, len(datas))
+    key_tuples = list(map(tuple, datas))
+    names: dict[Any, int] = {}
+    coded: dict[tuple[Any, ...], np.ndarray] = {}
+    for keys in set(key_tuples):
+        coded[keys] = np.array([names.setdefault(k, len(names)) for k in keys], dtype=np.int32)
+    if len(coded) == 1:
+        codes = np.tile(next(iter(coded.values())), len(datas))
+    else:
+        codes = np.concatenate(list(map(coded.__getitem__, key_tuples)))
+    total = int(sizes.sum())
+    values = np.fromiter(chain.from_iterable(map(dict.values, datas)), np.float64, total)
+    steps = np.repeat(_steps(list(map(_DSTEP, dict_rows))), sizes)
+    times = np.repeat(np.fromiter(map(_DTIME, dict_rows), np.float64, len(datas)), sizes)
+    return codes, list(names), values, steps, times
+
+
 def _scalar_table(
     rows: list[tuple[Any, ...]],
     dict_rows: list[DictRow],
@@ -127,24 +153,24 @@ def _scalar_table(
     ident: WriterIdentity,
     seq: int,
 ) -> pa.Table:
-    tags = list(map(_TAG, rows))
     values = list(map(_VALUE, rows))
+    codes, names = _tag_codes(list(map(_TAG, rows)))
     steps = _steps(list(map(_STEP, rows)))
     times = np.fromiter(map(_TIME, rows), np.float64, len(rows))
-    if dict_rows:
-        sizes = np.fromiter(map(len, map(itemgetter(0), dict_rows)), np.int64, len(dict_rows))
-        for data, _, _ in dict_rows:
-            tags.extend(data)
-            values.extend(data.values())
-        steps = np.concatenate([steps, np.repeat(_steps(list(map(_DSTEP, dict_rows))), sizes)])
-        dict_times = np.fromiter(map(_DTIME, dict_rows), np.float64, len(dict_rows))
-        times = np.concatenate([times, np.repeat(dict_times, sizes)])
-    n = len(tags)
-    codes, names = _tag_codes(tags)
     if device:
         value_arr = np.array(resolve_scalars(values), dtype=np.float64)
     else:
-        value_arr = np.fromiter(values, np.float64, n)
+        value_arr = np.fromiter(values, np.float64, len(values))
+    if dict_rows:  # dict rows hold plain numbers only (the hot path checked)
+        d_codes, d_names, d_values, d_steps, d_times = _dict_columns(dict_rows)
+        if any(type(t) is not str or not t for t in d_names):
+            raise ValueError("a tag that is not a non-empty string")
+        codes = np.concatenate([codes, d_codes + len(names)])
+        names = names + d_names
+        value_arr = np.concatenate([value_arr, d_values])
+        steps = np.concatenate([steps, d_steps])
+        times = np.concatenate([times, d_times])
+    n = len(codes)
     columns = {
         **_head_and_writer(n, run_id, ident, seq),
         "tag": dictionary_strings(codes, names),
