@@ -97,24 +97,17 @@ def bench_daemon(
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def start_daemon(root: Path, url: str, log: str) -> subprocess.Popen[bytes]:
+    """`localtrack daemon` on `root` in a child process, logging to `log`."""
+    cmd = [sys.executable, "-m", "localtrack_daemon", "daemon", "--root", str(root)]
+    return subprocess.Popen([*cmd, "--uri", url, "--log", log])
+
+
 def latency(url: str, root: Path, rounds: int) -> list[float]:
     """Seconds from a segment published to its points visible through get-history."""
     run = Store(root, project="bench-latency")
     run.touch_lease()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localtrack_daemon",
-            "daemon",
-            "--root",
-            str(root),
-            "--uri",
-            url,
-            "--log",
-            str(root / "daemon.log"),
-        ]
-    )
+    proc = start_daemon(root, url, str(root / "daemon.log"))
     s = requests.Session()
     out = []
     try:
@@ -156,20 +149,7 @@ def idle_cpu(url: str, root: Path, runs: int, seconds: float) -> float:
     t0 = time.perf_counter()
     Daemon(Options(root=root, uri=url, once=True, workers=4), log=EventLog(quiet=True)).run()
     print(f"  (first sync of {runs} runs: {time.perf_counter() - t0:.1f} s)")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localtrack_daemon",
-            "daemon",
-            "--root",
-            str(root),
-            "--uri",
-            url,
-            "--log",
-            os.devnull,
-        ]
-    )
+    proc = start_daemon(root, url, os.devnull)
     try:
         time.sleep(30)  # start-up and the first rescan
         before = _cpu(proc.pid)
