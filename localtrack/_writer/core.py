@@ -29,9 +29,12 @@ from localtrack._writer import lifecycle
 from localtrack._writer.compactor import Compactor
 from localtrack._writer.identity import WriterIdentity, run_metadata
 from localtrack._writer.sealing import seal_records, seal_scalars, seal_tagged
-from localtrack._writer.values import WarnOnce
+from localtrack._writer.values import SnapshotPool, WarnOnce
 
 ON_FULL = ("block", "drop")
+
+SEAL_EARLY_BYTES = 4 << 20
+"""Unsealed snapshot bytes that wake the sealer before its deadline."""
 
 
 def _take(rows: list[Any]) -> list[Any]:
@@ -75,6 +78,7 @@ class RunWriter:
         self.bytes_in = 0  # snapshot bytes buffered, counted by logging threads
         self.bytes_out = 0  # snapshot bytes sealed, counted by the sealer
         self.warn = WarnOnce()
+        self.pool = SnapshotPool()
         self.buffers: dict[str, list[Any]] = {s: [] for s in STREAMS}
         self.scalar_dicts: list[Any] = []  # run.log rows (dict, step, time), sealed as scalars
         # Counted by the hot path before it appends a device tensor; a seal that sees the
@@ -127,7 +131,10 @@ class RunWriter:
         self.bytes_in += nbytes
         if len(rows) >= self.max_rows:
             self.pressure(rows)
-        if self.bytes_in - self.bytes_out <= self.max_pending_bytes:
+        pending = self.bytes_in - self.bytes_out
+        if pending >= SEAL_EARLY_BYTES and not self._wake.is_set():
+            self._wake.set()  # big snapshots: bin/encode now, and hand their buffers back
+        if pending <= self.max_pending_bytes:
             return
         self._wake.set()
         if self.on_full == "drop" or not self._thread.is_alive():

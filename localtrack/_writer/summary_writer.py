@@ -36,8 +36,8 @@ from localtrack._writer.values import (
     capture_scalar,
     capture_step,
     check_walltime,
+    host,
     nbytes,
-    snapshot,
     to_numpy,
 )
 
@@ -191,9 +191,18 @@ class SummaryWriter:
     ) -> None:
         """Log the distribution of `values`; binning happens on the sealer thread."""
 
+        pool = self._core.pool
+
         def make(v: Any) -> Any:
-            snap = snapshot(v, "histogram values")
-            return lambda: histogram_payload(to_numpy(snap, "histogram values"), bins, max_bins)
+            snap = pool.copy(v, "histogram values")
+
+            def payload() -> dict[str, Any]:
+                try:
+                    return histogram_payload(host(snap, "histogram values"), bins, max_bins)
+                finally:
+                    pool.give(snap)
+
+            return payload
 
         self._put("histograms", tag, global_step, walltime, make, values)
 
@@ -254,8 +263,10 @@ class SummaryWriter:
         self._put_image(tag, img_tensor, global_step, walltime, fmt)
 
     def _put_image(self, tag: str, img: Any, step: Any, walltime: Any, fmt: str) -> None:
+        pool = self._core.pool
+
         def make(v: Any) -> Any:
-            snap = snapshot(v, "an image")
+            snap = pool.copy(v, "an image")
             shape = tuple(snap.shape)
             if len(shape) != len(fmt):
                 raise BadValue(f"an image of shape {shape} does not match dataformats={fmt!r}")
@@ -264,7 +275,14 @@ class SummaryWriter:
                     f"an image must have 1, 3 or 4 channels, got {shape[fmt.index('C')]} "
                     f"(shape {shape}, dataformats={fmt!r})"
                 )
-            return lambda: image_payload(to_hwc(to_numpy(snap, "an image"), fmt))
+
+            def payload() -> dict[str, Any]:
+                try:
+                    return image_payload(to_hwc(host(snap, "an image"), fmt))
+                finally:
+                    pool.give(snap)
+
+            return payload
 
         self._put("images", tag, step, walltime, make, img)
 

@@ -143,6 +143,51 @@ def snapshot(value: object, what: str) -> Any:
     return to_numpy(value, what)
 
 
+def host(snap: Any, what: str) -> np.ndarray:
+    """The numpy array of a snapshot (moving a device snapshot to the host: sealer side)."""
+    return snap if isinstance(snap, np.ndarray) else to_numpy(snap, what)
+
+
+class SnapshotPool:
+    """Warm host buffers for snapshots of arrays, handed back once the sealer is done.
+
+    Copying a million floats into a fresh buffer costs page faults on every call; copying
+    into a buffer of the same shape that was used before does not. At most `keep` spare
+    buffers of each (shape, dtype) are kept.
+    """
+
+    def __init__(self, keep: int = 3) -> None:
+        self._free: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
+        self._keep = keep
+
+    def copy(self, value: object, what: str) -> Any:
+        """A private copy of `value` (device tensors are cloned on their device)."""
+        src: np.ndarray | None = None
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            src = value
+        elif is_tensor(value) and value.device.type == "cpu":  # type: ignore[attr-defined]
+            try:
+                src = value.detach().numpy()  # type: ignore[attr-defined]
+            except (TypeError, RuntimeError):  # bfloat16 and friends
+                src = None
+        if src is None:
+            return snapshot(value, what)
+        free = self._free.get((src.shape, src.dtype.str))
+        try:
+            buf = free.pop() if free else np.empty(src.shape, src.dtype)
+        except IndexError:  # another thread took the last one
+            buf = np.empty(src.shape, src.dtype)
+        np.copyto(buf, src)
+        return buf
+
+    def give(self, buf: Any) -> None:
+        """Hand a snapshot back for reuse (anything but a numpy buffer is dropped)."""
+        if isinstance(buf, np.ndarray):
+            free = self._free.setdefault((buf.shape, buf.dtype.str), [])
+            if len(free) < self._keep:
+                free.append(buf)
+
+
 class WarnOnce:
     """One warning per (tag, problem) for a writer, so a bad value in a loop warns once."""
 
