@@ -27,9 +27,8 @@ ROW_GROUP_ROWS = 65536
 """Rows per Parquet row group: bounds the memory a writer or compaction holds at once."""
 
 _DELTA_COLUMNS = ("step", "wall_time", "seq", "pid", "num_samples")
-_DICT_COLUMNS = ("run_id", "tag", "key", "kind", "status", "format")
-"""Dictionary-encoded; writer, host and rank are constant per file and zstd squeezes them
-plain, at half the encoding cost of a dictionary."""
+_DICT_COLUMNS = ("run_id", "tag", "writer", "host", "key", "kind", "status", "format", "rank")
+"""Dictionary-encoded: readers (DuckDB, compaction) then hold one copy of each value."""
 
 
 def _write_options(schema: pa.Schema) -> dict[str, object]:

@@ -51,7 +51,7 @@ class Run:
         self._scalars: list[Any] = core.buffers["scalars"]
         self._dicts: list[Any] = core.scalar_dicts
         self._max_rows = core.max_rows
-        self._max_dict_rows = max(1, core.max_rows // 16)  # a dict row holds ~10 numbers
+        self._max_dict_rows = max(1, core.max_rows // 4)  # a dict row holds a few numbers
         self._closed = False
         self._step = 0
         self._hooks: list[Any] = []
