@@ -20,7 +20,6 @@ import os
 import random
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,34 +32,8 @@ from pathlib import Path
 HELPERS = Path(__file__).resolve().parent.parent / "tests" / "localtrack" / "writer"
 sys.path.insert(0, str(HELPERS))
 
-from crash_kill import Kill, kill_child  # noqa: E402
-
-PROGRESS = struct.Struct("<qd")
-
-PEER_CHILD = r"""
-import math, mmap, struct, sys, time
-kind, logdir, progress_path = sys.argv[1:4]
-if kind == "torch":
-    from torch.utils.tensorboard import SummaryWriter
-else:
-    from tensorboardX import SummaryWriter
-writer = SummaryWriter(logdir)  # the defaults a user gets
-P = struct.Struct("<qd")
-with open(progress_path, "wb") as f:
-    f.write(bytes(P.size))
-with open(progress_path, "r+b") as f:
-    progress = mmap.mmap(f.fileno(), P.size)
-step = 0
-while True:
-    now = time.time()
-    writer.add_scalar("loss", step + math.sin(step) / 7.0, step)
-    P.pack_into(progress, 0, step, now)
-    if step == 0:
-        print(f"ready {now!r}", flush=True)
-    step += 1
-    if step % 16 == 0:
-        time.sleep(0.0005)
-"""
+from crash_child import PROGRESS  # noqa: E402
+from crash_kill import CHILD, Kill, kill_child  # noqa: E402
 
 
 @dataclass
@@ -201,8 +174,8 @@ def peer_missing(kind: str) -> str | None:
 
 def kill_peer(kind: str, root: Path, delay: float, read: object) -> tuple[float, ...]:
     root.mkdir(parents=True)
-    logdir, progress = root / "run", root / "progress"
-    cmd = [sys.executable, "-c", PEER_CHILD, kind, str(logdir), str(progress)]
+    logdir, progress = root / "tb", root / "progress"
+    cmd = [sys.executable, str(CHILD), "loop", kind, str(root)]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
         assert p.stdout is not None
         line = p.stdout.readline()

@@ -6,7 +6,8 @@ Run as `python crash_child.py MODE API ROOT [N] [FLUSH_SECS]`:
   wall time) after every call, so the parent can count what a SIGKILL lost.
 - MODE `close` | `atexit` | `sigterm` | `exception`: log N rows, then close()/finish(),
   return normally, wait for SIGTERM, or raise.
-API is `tb` (localtrack.SummaryWriter on ROOT/tb) or `wandb` (localtrack.init(dir=ROOT)).
+API is `tb` (localtrack.SummaryWriter on ROOT/tb) or `wandb` (localtrack.init(dir=ROOT)), or,
+for scripts/crash_test.py, `torch` / `tensorboardX` (their SummaryWriter on ROOT/tb).
 It prints `ready <wall time of row 0>` once row 0 is logged, and `logged` after N rows.
 """
 
@@ -29,6 +30,13 @@ def value(step: int) -> float:
 
 
 def open_logger(api: str, root: Path, flush_secs: float) -> tuple[Callable[[int], None], object]:
+    if api in ("torch", "tensorboardX"):  # peers for scripts/crash_test.py, their defaults
+        if api == "torch":
+            from torch.utils.tensorboard import SummaryWriter
+        else:
+            from tensorboardX import SummaryWriter
+        peer = SummaryWriter(str(root / "tb"))
+        return (lambda step: peer.add_scalar("loss", value(step), step)), peer
     import localtrack
 
     if api == "tb":
