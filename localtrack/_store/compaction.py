@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from localtrack._store.layout import SegmentName, live_segments, segment_path
 from localtrack._store.schema import STREAMS
-from localtrack._store.segments import check_version, publish
+from localtrack._store.segments import open_segment, publish
 
 MERGE_BATCH_ROWS = 16384
 
@@ -84,9 +83,7 @@ def _batches(
     """Every row of the named segments, a bounded batch at a time (memory stays flat)."""
     schema = STREAMS[stream]
     for name in names:
-        path = segment_path(run_dir, stream, name)
-        with pq.ParquetFile(path) as f:
-            check_version(f.schema_arrow.metadata, path)
+        with open_segment(segment_path(run_dir, stream, name)) as f:
             for batch in f.iter_batches(batch_size=MERGE_BATCH_ROWS):
                 check()
                 yield batch.cast(schema) if batch.schema != schema else batch

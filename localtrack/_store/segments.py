@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -146,13 +147,20 @@ def check_version(metadata: dict[bytes, bytes] | None, path: Path) -> None:
         )
 
 
-def read_segment(path: Path) -> pa.Table:
-    """One segment as an Arrow table, after checking its format version.
+@contextmanager
+def open_segment(path: Path) -> Iterator[pq.ParquetFile]:
+    """A segment opened for reading, after checking its format version.
 
     ParquetFile, unlike pq.read_table, does not make pyarrow import pandas.
     """
     with pq.ParquetFile(path) as f:
         check_version(f.schema_arrow.metadata, path)
+        yield f
+
+
+def read_segment(path: Path) -> pa.Table:
+    """One segment as an Arrow table, after checking its format version."""
+    with open_segment(path) as f:
         return f.read()
 
 

@@ -14,7 +14,6 @@ pyarrow import pandas.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
@@ -34,7 +33,6 @@ from localtrack._writer.values import (
     resolve_scalars,
 )
 
-Payload = dict[str, Any] | Callable[[], dict[str, Any]]
 DictRow = tuple[dict[str, Any], int, float]
 
 _TAG, _VALUE, _STEP, _TIME = (itemgetter(i) for i in range(4))
