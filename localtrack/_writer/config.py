@@ -116,6 +116,8 @@ class Summary:
         self._auto: dict[str, Any] = {}
         self._set: dict[str, Any] = {}
         self._persist = persist
+        # Remember the latest logged values: the dict's own update, one C call per log().
+        self.observe: Callable[[Mapping[str, Any]], None] = self._auto.update
 
     def __getitem__(self, key: str) -> Any:
         return self._set[key] if key in self._set else self._auto[key]
@@ -139,10 +141,6 @@ class Summary:
 
     def keys(self) -> list[str]:
         return sorted({*self._auto, *self._set})
-
-    def observe(self, data: Mapping[str, Any]) -> None:
-        """Remember the latest logged values (cheap: one dict update per log call)."""
-        self._auto.update(data)
 
     def persist_auto(self) -> None:
         """Write the auto summary (last logged numbers) once, at finish."""

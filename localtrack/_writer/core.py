@@ -1,12 +1,15 @@
 """One writer process's connection to a run: column buffers in, sealed segments out.
 
-The hot path only appends a tuple to a list (no I/O, no lock). A daemon thread seals every
-buffer every `flush_secs` (and sooner when a buffer passes `max_rows`): it takes the rows
-present with one slice and deletes them with one `del` (both atomic under the GIL, while
-appends only ever add at the end), builds Arrow tables, and publishes them as segments in
-sequence order. Memory is bounded: at 4 x max_rows buffered rows the policy `on_full`
-applies, "block" (the logging call waits for the sealer) or "drop" (the row is dropped and
-counted in `dropped`). Sealed segments survive SIGKILL; close() loses nothing.
+The hot path only appends to a buffer (no I/O; run.log's columns take a short lock). A daemon
+thread, the sealer, takes every buffer every `flush_secs` (and sooner when a buffer passes its
+soft cap): it takes the rows present with one slice and deletes them with one `del` (both
+atomic under the GIL, while appends only ever add at the end) and builds Arrow tables. A
+second thread, the publisher, writes them as segments in sequence order (tmp, fsync, rename),
+so a slow fsync never keeps the sealer from emptying the buffers. Memory is bounded: at
+2 x a buffer's soft cap the policy `on_full` applies, "block" (the logging call waits for the
+sealer) or "drop" (the row is dropped and counted in `dropped`), and the sealer stops taking
+while MAX_QUEUED_TABLES wait for the disk. Sealed segments survive SIGKILL; close() loses
+nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from localtrack._store.runs import LEASE_TOUCH_SECS
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 from localtrack._store.segments import publish
 from localtrack._writer import lifecycle
+from localtrack._writer.blocks import ScalarBlock, TakenBlock
 from localtrack._writer.compactor import Compactor
 from localtrack._writer.identity import WriterIdentity, run_metadata
 from localtrack._writer.sealing import seal_records, seal_scalars, seal_tagged
@@ -35,6 +39,9 @@ ON_FULL = ("block", "drop")
 
 SEAL_EARLY_BYTES = 4 << 20
 """Unsealed snapshot bytes that wake the sealer before its deadline."""
+
+MAX_QUEUED_TABLES = 16
+"""Built tables waiting for the publisher beyond which the sealer stops taking rows."""
 
 
 def _take(rows: list[Any]) -> list[Any]:
@@ -72,6 +79,10 @@ class RunWriter:
         self.flush_secs = float(flush_secs)
         self.max_rows = int(max_rows)
         self.hard_cap = 2 * self.max_rows
+        # run.log's numbers cost 8 bytes each (no tuple), and a seal's cost barely grows with
+        # its size: let the columns grow further before on_full applies.
+        self.block_soft_cap = 8 * self.max_rows
+        self.block_hard_cap = 8 * self.block_soft_cap
         self.on_full = on_full
         self.dropped = 0
         self.max_pending_bytes = max_pending_bytes
@@ -80,7 +91,7 @@ class RunWriter:
         self.warn = WarnOnce()
         self.pool = SnapshotPool()
         self.buffers: dict[str, list[Any]] = {s: [] for s in STREAMS}
-        self.scalar_dicts: list[Any] = []  # run.log rows (dict, step, time), sealed as scalars
+        self.scalar_block = ScalarBlock()  # run.log's plain numbers, sealed as scalars
         # Counted by the hot path before it appends a device tensor; a seal that sees the
         # count move resolves its values with one transfer per device.
         self.device_scalars = 0
@@ -88,10 +99,13 @@ class RunWriter:
         self._next_seq = dict.fromkeys(STREAMS, 0)
         self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
         # Re-entrant: a SIGTERM handler may close() while the main thread is inside flush().
-        self._seal_lock = threading.RLock()
+        self._seal_lock = threading.RLock()  # taking rows and building tables
+        self._publish_lock = threading.RLock()  # writing built tables, in sequence order
         self._wake = threading.Event()
+        self._publish_wake = threading.Event()
         self._drained = threading.Event()
         self._stopping = False
+        self._behind = False  # the sealer skipped a round: too many tables wait for the disk
         self.closed = False
         self._io_error_reported = False
         self._compactor = Compactor(self.run_dir, self._report_io_error)
@@ -100,14 +114,18 @@ class RunWriter:
         self.record("events", {"kind": "start", "payload": json.dumps(payload, default=str)})
         self.flush()
         self._thread = threading.Thread(target=self._loop, name="localtrack-sealer", daemon=True)
+        self._publisher = threading.Thread(
+            target=self._publish_loop, name="localtrack-publisher", daemon=True
+        )
         self._thread.start()
+        self._publisher.start()
         lifecycle.register(self)
 
     # ---- hot-path support -------------------------------------------------------------
 
     def pressure(self, rows: list[Any], soft_cap: int | None = None) -> None:
         """Called by the hot path when a buffer passed its soft cap (max_rows by default):
-        wake the sealer; at 4x the soft cap apply the on_full policy."""
+        wake the sealer; at 2x the soft cap apply the on_full policy."""
         if not self._wake.is_set():  # is_set() is an attribute read; set() takes a lock
             self._wake.set()
         hard_cap = self.hard_cap if soft_cap is None else 2 * soft_cap
@@ -121,6 +139,23 @@ class RunWriter:
             self._drained.clear()
             self._wake.set()
             self._drained.wait(0.05)
+
+    def admit(self, block: ScalarBlock) -> bool:
+        """Called by run.log before it adds to a block holding block_soft_cap numbers or more:
+        wake the sealer; at block_hard_cap apply the on_full policy (False: drop the step)."""
+        if not self._wake.is_set():
+            self._wake.set()
+        hard_cap = self.block_hard_cap
+        if len(block.values) < hard_cap:
+            return True
+        if self.on_full == "drop" or not self._thread.is_alive():
+            self.dropped += 1
+            return False
+        while len(block.values) >= hard_cap and self._thread.is_alive():
+            self._drained.clear()
+            self._wake.set()
+            self._drained.wait(0.05)
+        return True
 
     def put(self, stream: str, row: tuple[Any, ...], nbytes: int = 0) -> None:
         """Buffer one row of a tagged stream (tag, step, time, payload) holding `nbytes` of
@@ -158,16 +193,19 @@ class RunWriter:
     def flush(self) -> None:
         """Seal and publish everything logged so far; returns once it is on disk."""
         with self._seal_lock:
-            self._seal_all()
+            self._take_all()
+        with self._publish_lock:
+            self._publish_all()
 
-    def _seal_all(self) -> None:
+    def _take_all(self) -> None:
+        """Take every buffer's rows and queue their tables for the publisher."""
         for stream, rows in self.buffers.items():
             chunk = _take(rows)
-            dicts = _take(self.scalar_dicts) if stream == "scalars" else []
-            if not chunk and not dicts:
+            block = self.scalar_block.take() if stream == "scalars" else None
+            if not chunk and block is None:
                 continue
             seq = self._next_seq[stream]
-            table = self._build(stream, chunk, seq, dicts)
+            table = self._build(stream, chunk, seq, block)
             if stream in TAGGED_STREAMS and stream != "scalars":
                 self.bytes_out += sum(row[4] for row in chunk)
             if table is not None:
@@ -176,6 +214,12 @@ class RunWriter:
                     (SegmentName(self.identity.writer, seq, seq), table)
                 )
         self._drained.set()
+
+    def _queued(self) -> int:
+        return sum(map(len, self._unpublished.values()))
+
+    def _publish_all(self) -> None:
+        """Publish the queued tables of every stream, oldest first (hold _publish_lock)."""
         for stream, queue in self._unpublished.items():
             while queue:
                 name, table = queue[0]
@@ -187,12 +231,14 @@ class RunWriter:
                 queue.pop(0)
                 self._compactor.published(stream, name)
 
-    def _build(self, stream: str, chunk: list[Any], seq: int, dicts: list[Any]) -> pa.Table | None:
+    def _build(
+        self, stream: str, chunk: list[Any], seq: int, block: TakenBlock | None
+    ) -> pa.Table | None:
         """The chunk's table; should one row break building, the others are still kept."""
         try:
-            return self._build_rows(stream, chunk, seq, dicts)
+            return self._build_rows(stream, chunk, seq, block)
         except Exception as exc:
-            chunk = chunk + [(k, v, step, t) for d, step, t in dicts for k, v in d.items()]
+            chunk = chunk + (block.rows() if block is not None else [])
             good = [row for row in chunk if self._builds(stream, row, seq)]
             print(
                 f"localtrack: {len(chunk) - len(good)} {stream} row(s) could not be stored "
@@ -213,13 +259,13 @@ class RunWriter:
         stream: str,
         chunk: list[Any],
         seq: int,
-        dicts: list[Any] = (),  # type: ignore[assignment]
+        block: TakenBlock | None = None,
     ) -> pa.Table | None:
         ident, run_id = self.identity, self.run_id
         if stream == "scalars":
             pending = self.device_scalars  # read after the chunk was taken
             device, self._device_sealed = pending != self._device_sealed, pending
-            return seal_scalars(chunk, run_id, ident, seq, self.warn, list(dicts), device)
+            return seal_scalars(chunk, run_id, ident, seq, self.warn, block, device)
         if stream in TAGGED_STREAMS:
             return seal_tagged(stream, chunk, run_id, ident, seq, self.warn)
         return seal_records(stream, chunk, run_id, ident, seq)
@@ -255,8 +301,14 @@ class RunWriter:
                 return
             started = time.monotonic()
             try:
-                with self._seal_lock:
-                    self._seal_all()
+                if self._queued() >= MAX_QUEUED_TABLES:  # the disk is behind: rows wait
+                    self._behind = True
+                elif self._acquire(self._seal_lock):
+                    try:
+                        self._take_all()
+                    finally:
+                        self._seal_lock.release()
+                    self._publish_wake.set()
                 if started >= next_lease:
                     self._touch_lease()
                     next_lease = started + LEASE_TOUCH_SECS
@@ -265,6 +317,31 @@ class RunWriter:
             took = time.monotonic() - started
             cost = min(self.flush_secs / 2, 0.5 * cost + 0.5 * took)
             deadline = started + self.flush_secs
+
+    def _publish_loop(self) -> None:
+        """Write what the sealer built, as soon as it is built."""
+        while not self._stopping:
+            self._publish_wake.wait(self.flush_secs)
+            self._publish_wake.clear()
+            if not self._acquire(self._publish_lock):
+                return
+            try:
+                self._publish_all()
+            except Exception as exc:  # the publisher must outlive any single failure
+                print(f"localtrack: publishing failed, will retry: {exc!r}", file=sys.stderr)
+            finally:
+                self._publish_lock.release()
+            if self._behind and self._queued() < MAX_QUEUED_TABLES:
+                self._behind = False
+                self._wake.set()  # the sealer skipped a round while the disk was behind
+
+    def _acquire(self, lock: Any) -> bool:
+        """Take `lock` for a background thread; False once close() began (which may hold it,
+        say from a SIGTERM handler that interrupted a flush)."""
+        while not lock.acquire(timeout=0.05):
+            if self._stopping:
+                return False
+        return True
 
     # ---- end ------------------------------------------------------------------------------
 
@@ -275,10 +352,11 @@ class RunWriter:
         self.closed = True
         self._stopping = True
         self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        self._publish_wake.set()
+        for thread in (self._thread, self._publisher):
+            if thread is not threading.current_thread():
+                thread.join()
         self.record("events", {"kind": "finish", "status": status, "exit_code": exit_code})
-        with self._seal_lock:
-            self._seal_all()
+        self.flush()
         self._compactor.close()
         lifecycle.unregister(self)

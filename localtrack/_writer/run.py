@@ -1,6 +1,7 @@
 """The W&B-style API: init() returns a Run with log(), config, summary, watch(), finish().
 
-run.log(dict) costs one tuple append per number (nested dicts flatten with '/'); arrays,
+run.log(dict) of plain numbers appends them to columns (localtrack._writer.blocks); other
+values cost one tuple per value (nested dicts flatten with '/'); arrays,
 Histogram and Image objects become histograms and images, strings become texts. Steps
 follow W&B: without step= each committed log() advances the run's step by one.
 """
@@ -35,6 +36,8 @@ from localtrack._writer.values import (
 )
 
 _now = time.time
+_PLAIN = frozenset((float, int))
+_STEP_MAX = 2**63 - 1
 _RESUME = (None, False, True, "allow", "must", "never", "auto")
 
 
@@ -49,14 +52,15 @@ class Run:
         self.dir = str(core.run_dir)
         self.resumed = resumed
         self._scalars: list[Any] = core.buffers["scalars"]
-        self._dicts: list[Any] = core.scalar_dicts
+        self._block = core.scalar_block
         self._max_rows = core.max_rows
-        self._max_dict_rows = max(1, core.max_rows // 4)  # a dict row holds a few numbers
+        self._block_cap = core.block_soft_cap
         self._closed = False
         self._step = 0
         self._hooks: list[Any] = []
         self.config = Config(self._persist("config"), _saved(core.run_dir, "config"))
         self.summary = Summary(self._persist("summary"))
+        self._observe = self.summary.observe  # bound once: log() calls it every step
         if resumed:
             self._step = _next_step(core.run_dir)
 
@@ -87,27 +91,42 @@ class Run:
             self._check_open()
         if step is None:
             step = self._step
-        elif type(step) is not int or step < self._step:
+        elif type(step) is not int or step < self._step or step > _STEP_MAX:
             step = self._vet_step(step)
         now = _now()
+        values = data.values()
+        if _PLAIN.issuperset(map(type, values)):  # only plain numbers: the columnar fast path
+            block = self._block
+            if len(block.values) >= self._block_cap and not self._core.admit(block):
+                self._advance(step, commit)  # on_full="drop": the step is counted as dropped
+                return
+            numbers = list(values)
+            keys = tuple(data)
+            if numbers:
+                with block.lock:
+                    try:
+                        block.values.fromlist(numbers)  # all or nothing
+                    except OverflowError:  # an int beyond float range: the slow path names it
+                        numbers = []
+                    else:
+                        if keys != block.keys:
+                            block.new_keys(keys)
+                        block.steps.append(step)
+                        block.times.append(now)
+            if numbers or not keys:
+                self._observe(data)
+                if commit or commit is None:
+                    self._step = step + 1
+                elif step > self._step:
+                    self._step = step
+                return
         rows = self._scalars
-        for value in data.values():
-            if type(value) is not float and type(value) is not int:
-                break
-        else:  # only plain numbers: one row for the whole dict, expanded when sealing
-            copy = dict(data)
-            self._dicts.append((copy, step, now))
-            self.summary.observe(copy)
-            self._advance(step, commit)
-            if len(self._dicts) >= self._max_dict_rows:
-                self._core.pressure(self._dicts, self._max_dict_rows)
-            return
         for key, value in data.items():
             if type(value) is float or type(value) is int:
                 rows.append((key, value, step, now))
             else:
                 self._log_other(str(key), value, step, now)
-        self.summary.observe(data)
+        self._observe(data)
         self._advance(step, commit)
         if len(rows) >= self._max_rows:
             self._core.pressure(rows)

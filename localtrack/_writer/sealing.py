@@ -2,7 +2,7 @@
 
 Row shapes in the buffers (appended by the hot path, consumed here):
 - scalars: (tag, value, step, wall_time_seconds); value is a float/int or a device tensor
-- run.log dicts of plain numbers: (dict, step, wall_time_seconds), sealed as scalars
+- run.log's plain numbers: columns in a ScalarBlock (localtrack._writer.blocks), sealed as scalars
 - other tagged streams: (tag, step, wall_time_seconds, payload, nbytes), payload a dict of the
   stream's payload columns or a zero-argument callable returning one (deferred work such as
   binning or PNG encoding); a callable raising BadValue drops that row with one warning
@@ -14,7 +14,7 @@ pyarrow import pandas.
 
 from __future__ import annotations
 
-from itertools import chain, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from localtrack._store.arrays import column, constant, dictionary_strings, numbers
 from localtrack._store.schema import STREAMS
+from localtrack._writer.blocks import TakenBlock
 from localtrack._writer.identity import WriterIdentity
 from localtrack._writer.values import (
     BadValue,
@@ -33,11 +34,9 @@ from localtrack._writer.values import (
     resolve_scalars,
 )
 
-DictRow = tuple[dict[str, Any], int, float]
-
 _TAG, _VALUE, _STEP, _TIME = (itemgetter(i) for i in range(4))
-_DATA, _DSTEP, _DTIME = itemgetter(0), itemgetter(1), itemgetter(2)
 _TIMESTAMP = pa.timestamp("us")
+_DOUBLE_MAX = int(np.finfo(np.float64).max)
 
 
 def _micros(seconds: Any) -> pa.Array:
@@ -69,22 +68,21 @@ def seal_scalars(
     ident: WriterIdentity,
     seq: int,
     warn: WarnOnce,
-    dict_rows: list[DictRow] | None = None,
+    block: TakenBlock | None = None,
     device: bool = False,
 ) -> pa.Table | None:
-    """The scalars table of add_scalar rows and run.log dicts.
+    """The scalars table of add_scalar rows and run.log's block of plain numbers.
 
     `device` says device tensors may be among the values: they are then moved in one
     transfer per device. Rows the hot path did not vet (steps, tags, times) are vetted here,
     one by one, only when the vectorised conversion refuses the chunk.
     """
-    dict_rows = dict_rows or []
     try:
-        return _scalar_table(rows, dict_rows, device, run_id, ident, seq)
+        return _scalar_table(rows, block, device, run_id, ident, seq)
     except (TypeError, ValueError, OverflowError, UnicodeError, pa.ArrowException):
-        flat = rows + [(k, v, step, t) for d, step, t in dict_rows for k, v in d.items()]
+        flat = rows + (block.rows() if block is not None else [])
         good = [r for r in map(_vet_scalar_row, flat, repeat(warn)) if r is not None]
-        return _scalar_table(good, [], device, run_id, ident, seq) if good else None
+        return _scalar_table(good, None, device, run_id, ident, seq) if good else None
 
 
 def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | None:
@@ -93,6 +91,8 @@ def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | N
         if not isinstance(tag, str) or not tag:
             raise BadValue(f"a tag must be a non-empty string, got {tag!r}")
         value = capture_scalar(value)
+        if type(value) is int and not -_DOUBLE_MAX <= value <= _DOUBLE_MAX:
+            raise BadValue(f"{str(value)[:12]}... is too big for a float64 value")
         step = 0 if step is None else capture_step(step)
         wall_time = check_walltime(wall_time)
     except BadValue as exc:
@@ -117,35 +117,9 @@ def _steps(steps: list[Any]) -> np.ndarray:
         return np.fromiter((0 if s is None else s for s in steps), np.int64, len(steps))
 
 
-def _dict_columns(
-    dict_rows: list[DictRow],
-) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Tag codes, tag names, values, steps and times of run.log dict rows.
-
-    Steps log the same keys again and again, so each distinct key tuple is coded once and
-    values are read with one C-level pass over all dicts.
-    """
-    datas = list(map(_DATA, dict_rows))
-    sizes = np.fromiter(map(len, datas), np.int64, len(datas))
-    key_tuples = list(map(tuple, datas))
-    names: dict[Any, int] = {}
-    coded: dict[tuple[Any, ...], np.ndarray] = {}
-    for keys in set(key_tuples):
-        coded[keys] = np.array([names.setdefault(k, len(names)) for k in keys], dtype=np.int32)
-    if len(coded) == 1:
-        codes = np.tile(next(iter(coded.values())), len(datas))
-    else:
-        codes = np.concatenate(list(map(coded.__getitem__, key_tuples)))
-    total = int(sizes.sum())
-    values = np.fromiter(chain.from_iterable(map(dict.values, datas)), np.float64, total)
-    steps = np.repeat(_steps(list(map(_DSTEP, dict_rows))), sizes)
-    times = np.repeat(np.fromiter(map(_DTIME, dict_rows), np.float64, len(datas)), sizes)
-    return codes, list(names), values, steps, times
-
-
 def _scalar_table(
     rows: list[tuple[Any, ...]],
-    dict_rows: list[DictRow],
+    block: TakenBlock | None,
     device: bool,
     run_id: str,
     ident: WriterIdentity,
@@ -159,8 +133,8 @@ def _scalar_table(
         value_arr = np.array(resolve_scalars(values), dtype=np.float64)
     else:
         value_arr = np.fromiter(values, np.float64, len(values))
-    if dict_rows:  # dict rows hold plain numbers only (the hot path checked)
-        d_codes, d_names, d_values, d_steps, d_times = _dict_columns(dict_rows)
+    if block is not None:  # plain numbers only (the hot path checked)
+        d_codes, d_names, d_values, d_steps, d_times = block.columns()
         if any(type(t) is not str or not t for t in d_names):
             raise ValueError("a tag that is not a non-empty string")
         codes = np.concatenate([codes, d_codes + len(names)])
