@@ -42,6 +42,34 @@ class TakenBlock:
         ends = [start for start, _ in self.key_runs[1:]] + [len(self.steps)]
         return [(keys, end - start) for (start, keys), end in zip(self.key_runs, ends, strict=True)]
 
+    def split(self, limit: int) -> list[TakenBlock]:
+        """Consecutive parts of about `limit` numbers each (a step is never cut in two), so
+        the tables built from a big block, one at a time, stay small."""
+        if len(self.values) <= limit:
+            return [self]
+        parts: list[TakenBlock] = []
+        runs: list[tuple[int, tuple[Any, ...]]] = []
+        first_step = first_value = step = value = 0
+        for keys, count in self._run_counts():
+            size = len(keys)
+            left = count
+            while left:
+                room = max(1, (limit - (value - first_value)) // max(size, 1))
+                take = min(room, left)
+                runs.append((step - first_step, keys))
+                step, value, left = step + take, value + take * size, left - take
+                if value - first_value >= limit or (size and take == room):
+                    parts.append(self._part(first_step, step, first_value, value, runs))
+                    first_step, first_value, runs = step, value, []
+        if step > first_step:
+            parts.append(self._part(first_step, step, first_value, value, runs))
+        return parts
+
+    def _part(
+        self, s0: int, s1: int, v0: int, v1: int, runs: list[tuple[int, tuple[Any, ...]]]
+    ) -> TakenBlock:
+        return TakenBlock(self.values[v0:v1], self.steps[s0:s1], self.times[s0:s1], runs)
+
     def columns(self) -> tuple[np.ndarray, list[Any], np.ndarray, np.ndarray, np.ndarray]:
         """Tag codes, tag names (keys as logged, unchecked), values, steps and times."""
         names: dict[Any, int] = {}

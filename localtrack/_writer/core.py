@@ -1,15 +1,12 @@
 """One writer process's connection to a run: column buffers in, sealed segments out.
 
 The hot path only appends to a buffer (no I/O; run.log's columns take a short lock). A daemon
-thread, the sealer, takes every buffer every `flush_secs` (and sooner when a buffer passes its
-soft cap): it takes the rows present with one slice and deletes them with one `del` (both
-atomic under the GIL, while appends only ever add at the end) and builds Arrow tables. A
-second thread, the publisher, writes them as segments in sequence order (tmp, fsync, rename),
-so a slow fsync never keeps the sealer from emptying the buffers. Memory is bounded: at
-2 x a buffer's soft cap the policy `on_full` applies, "block" (the logging call waits for the
-sealer) or "drop" (the row is dropped and counted in `dropped`), and the sealer stops taking
-while MAX_QUEUED_TABLES wait for the disk. Sealed segments survive SIGKILL; close() loses
-nothing.
+thread seals every buffer every `flush_secs` (and sooner when a buffer passes its soft cap):
+it takes the rows present with one slice and deletes them with one `del` (both atomic under
+the GIL, while appends only ever add at the end), builds Arrow tables, and publishes them as
+segments in sequence order. Memory is bounded: at a buffer's hard cap the policy `on_full`
+applies, "block" (the logging call waits for the sealer) or "drop" (the row is dropped and
+counted in `dropped`). Sealed segments survive SIGKILL; close() loses nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from localtrack._store.layout import SegmentName, lease_path
 from localtrack._store.marker import Marker, create_or_join
 from localtrack._store.runs import LEASE_TOUCH_SECS
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
-from localtrack._store.segments import publish
+from localtrack._store.segments import ROW_GROUP_ROWS, publish
 from localtrack._writer import lifecycle
 from localtrack._writer.blocks import ScalarBlock, TakenBlock
 from localtrack._writer.compactor import Compactor
@@ -40,8 +37,8 @@ ON_FULL = ("block", "drop")
 SEAL_EARLY_BYTES = 4 << 20
 """Unsealed snapshot bytes that wake the sealer before its deadline."""
 
-MAX_QUEUED_TABLES = 16
-"""Built tables waiting for the publisher beyond which the sealer stops taking rows."""
+SEAL_PART_VALUES = ROW_GROUP_ROWS
+"""run.log numbers per table built: a bigger block is sealed as several segments."""
 
 
 def _take(rows: list[Any]) -> list[Any]:
@@ -80,7 +77,7 @@ class RunWriter:
         self.max_rows = int(max_rows)
         self.hard_cap = 2 * self.max_rows
         # run.log's numbers cost 8 bytes each (no tuple), and a seal's cost barely grows with
-        # its size: let the columns grow further before on_full applies.
+        # its size: the columns may hold a few fsyncs' worth of steps before on_full applies.
         self.block_soft_cap = 8 * self.max_rows
         self.block_hard_cap = 8 * self.block_soft_cap
         self.on_full = on_full
@@ -99,13 +96,10 @@ class RunWriter:
         self._next_seq = dict.fromkeys(STREAMS, 0)
         self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
         # Re-entrant: a SIGTERM handler may close() while the main thread is inside flush().
-        self._seal_lock = threading.RLock()  # taking rows and building tables
-        self._publish_lock = threading.RLock()  # writing built tables, in sequence order
+        self._seal_lock = threading.RLock()
         self._wake = threading.Event()
-        self._publish_wake = threading.Event()
         self._drained = threading.Event()
         self._stopping = False
-        self._behind = False  # the sealer skipped a round: too many tables wait for the disk
         self.closed = False
         self._io_error_reported = False
         self._compactor = Compactor(self.run_dir, self._report_io_error)
@@ -114,11 +108,7 @@ class RunWriter:
         self.record("events", {"kind": "start", "payload": json.dumps(payload, default=str)})
         self.flush()
         self._thread = threading.Thread(target=self._loop, name="localtrack-sealer", daemon=True)
-        self._publisher = threading.Thread(
-            target=self._publish_loop, name="localtrack-publisher", daemon=True
-        )
         self._thread.start()
-        self._publisher.start()
         lifecycle.register(self)
 
     # ---- hot-path support -------------------------------------------------------------
@@ -193,43 +183,45 @@ class RunWriter:
     def flush(self) -> None:
         """Seal and publish everything logged so far; returns once it is on disk."""
         with self._seal_lock:
-            self._take_all()
-        with self._publish_lock:
-            self._publish_all()
+            self._seal_all()
 
-    def _take_all(self) -> None:
-        """Take every buffer's rows and queue their tables for the publisher."""
+    def _seal_all(self) -> None:
         for stream, rows in self.buffers.items():
             chunk = _take(rows)
             block = self.scalar_block.take() if stream == "scalars" else None
             if not chunk and block is None:
                 continue
-            seq = self._next_seq[stream]
-            table = self._build(stream, chunk, seq, block)
-            if stream in TAGGED_STREAMS and stream != "scalars":
-                self.bytes_out += sum(row[4] for row in chunk)
-            if table is not None:
-                self._next_seq[stream] = seq + 1
-                self._unpublished[stream].append(
-                    (SegmentName(self.identity.writer, seq, seq), table)
-                )
+            # A big block of run.log numbers is sealed in parts, each built and written
+            # before the next is built, so a seal's tables stay small.
+            parts = [None] if block is None else block.split(SEAL_PART_VALUES)
+            for i, part in enumerate(parts):
+                self._build_next(stream, chunk if i == 0 else [], part)
+                self._publish(stream)
         self._drained.set()
+        for stream in self._unpublished:
+            self._publish(stream)  # what an I/O error left behind earlier
 
-    def _queued(self) -> int:
-        return sum(map(len, self._unpublished.values()))
+    def _build_next(self, stream: str, chunk: list[Any], block: TakenBlock | None) -> None:
+        seq = self._next_seq[stream]
+        table = self._build(stream, chunk, seq, block)
+        if stream in TAGGED_STREAMS and stream != "scalars":
+            self.bytes_out += sum(row[4] for row in chunk)
+        if table is not None:
+            self._next_seq[stream] = seq + 1
+            self._unpublished[stream].append((SegmentName(self.identity.writer, seq, seq), table))
 
-    def _publish_all(self) -> None:
-        """Publish the queued tables of every stream, oldest first (hold _publish_lock)."""
-        for stream, queue in self._unpublished.items():
-            while queue:
-                name, table = queue[0]
-                try:
-                    publish(self.run_dir, stream, name, table)
-                except OSError as exc:
-                    self._report_io_error(exc)
-                    break
-                queue.pop(0)
-                self._compactor.published(stream, name)
+    def _publish(self, stream: str) -> None:
+        """Write the stream's built tables in sequence order; on an I/O error keep them."""
+        queue = self._unpublished[stream]
+        while queue:
+            name, table = queue[0]
+            try:
+                publish(self.run_dir, stream, name, table)
+            except OSError as exc:
+                self._report_io_error(exc)
+                return
+            queue.pop(0)
+            self._compactor.published(stream, name)
 
     def _build(
         self, stream: str, chunk: list[Any], seq: int, block: TakenBlock | None
@@ -301,14 +293,8 @@ class RunWriter:
                 return
             started = time.monotonic()
             try:
-                if self._queued() >= MAX_QUEUED_TABLES:  # the disk is behind: rows wait
-                    self._behind = True
-                elif self._acquire(self._seal_lock):
-                    try:
-                        self._take_all()
-                    finally:
-                        self._seal_lock.release()
-                    self._publish_wake.set()
+                with self._seal_lock:
+                    self._seal_all()
                 if started >= next_lease:
                     self._touch_lease()
                     next_lease = started + LEASE_TOUCH_SECS
@@ -317,31 +303,6 @@ class RunWriter:
             took = time.monotonic() - started
             cost = min(self.flush_secs / 2, 0.5 * cost + 0.5 * took)
             deadline = started + self.flush_secs
-
-    def _publish_loop(self) -> None:
-        """Write what the sealer built, as soon as it is built."""
-        while not self._stopping:
-            self._publish_wake.wait(self.flush_secs)
-            self._publish_wake.clear()
-            if not self._acquire(self._publish_lock):
-                return
-            try:
-                self._publish_all()
-            except Exception as exc:  # the publisher must outlive any single failure
-                print(f"localtrack: publishing failed, will retry: {exc!r}", file=sys.stderr)
-            finally:
-                self._publish_lock.release()
-            if self._behind and self._queued() < MAX_QUEUED_TABLES:
-                self._behind = False
-                self._wake.set()  # the sealer skipped a round while the disk was behind
-
-    def _acquire(self, lock: Any) -> bool:
-        """Take `lock` for a background thread; False once close() began (which may hold it,
-        say from a SIGTERM handler that interrupted a flush)."""
-        while not lock.acquire(timeout=0.05):
-            if self._stopping:
-                return False
-        return True
 
     # ---- end ------------------------------------------------------------------------------
 
@@ -352,11 +313,10 @@ class RunWriter:
         self.closed = True
         self._stopping = True
         self._wake.set()
-        self._publish_wake.set()
-        for thread in (self._thread, self._publisher):
-            if thread is not threading.current_thread():
-                thread.join()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
         self.record("events", {"kind": "finish", "status": status, "exit_code": exit_code})
-        self.flush()
+        with self._seal_lock:
+            self._seal_all()
         self._compactor.close()
         lifecycle.unregister(self)

@@ -43,15 +43,29 @@ def _micros(seconds: Any) -> pa.Array:
     return numbers((np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64), _TIMESTAMP)
 
 
+_CONSTANT_COLUMNS = ("run_id", "writer", "rank", "host", "pid")
+_CACHED_WRITERS = 4
+_constants: dict[tuple[str, WriterIdentity], dict[str, pa.Array]] = {}
+
+
 def _head_and_writer(n: int, run_id: str, ident: WriterIdentity, seq: int) -> dict[str, pa.Array]:
-    return {
-        "run_id": constant(run_id, pa.string(), n),
-        "writer": constant(ident.writer, pa.string(), n),
-        "seq": constant(seq, pa.int64(), n),
-        "rank": constant(ident.rank, pa.int32(), n),
-        "host": constant(ident.host, pa.string(), n),
-        "pid": constant(ident.pid, pa.int64(), n),
-    }
+    """The columns every row of a segment shares, as zero-copy slices of cached arrays (a seal
+    builds them once per writer, not once per row)."""
+    cached = _constants.get((run_id, ident))
+    if cached is None or len(cached["run_id"]) < n:
+        size = max(n, 2 * len(cached["run_id"]) if cached else 1 << 15)
+        while len(_constants) >= _CACHED_WRITERS:
+            del _constants[next(iter(_constants))]  # the oldest writer's
+        cached = _constants[(run_id, ident)] = {
+            "run_id": constant(run_id, pa.string(), size),
+            "writer": constant(ident.writer, pa.string(), size),
+            "rank": constant(ident.rank, pa.int32(), size),
+            "host": constant(ident.host, pa.string(), size),
+            "pid": constant(ident.pid, pa.int64(), size),
+        }
+    columns = {name: cached[name].slice(0, n) for name in _CONSTANT_COLUMNS}
+    columns["seq"] = constant(seq, pa.int64(), n)
+    return columns
 
 
 def _table(stream: str, columns: dict[str, pa.Array]) -> pa.Table:

@@ -101,3 +101,27 @@ def test_on_full_drop_counts_what_it_drops_and_keeps_the_rest(tmp_path):
     got = scalars(run)
     assert len(got) == kept * per_step
     assert {s for _, s, _ in got} == set(range(kept))
+
+
+def test_a_big_block_is_sealed_in_parts_that_keep_every_value(tmp_path):
+    from localtrack._writer.blocks import ScalarBlock
+
+    block = ScalarBlock()
+    expected = []
+    for step in range(1000):  # runs of 3, 1 and 7 keys
+        keys = ("a", "b", "c") if step < 400 else ("x",) if step < 700 else tuple("ghijklm")
+        numbers = [step * 10.0 + i for i in range(len(keys))]
+        with block.lock:
+            block.values.fromlist(numbers)
+            if keys != block.keys:
+                block.new_keys(keys)
+            block.steps.append(step)
+            block.times.append(float(step))
+        expected += [(k, step, v) for k, v in zip(keys, numbers, strict=True)]
+    taken = block.take()
+    assert taken is not None
+    for limit in (1, 5, 64, 333, 10_000):
+        parts = taken.split(limit)
+        assert all(len(p) <= max(limit, 7) for p in parts)
+        got = [(tag, step, value) for p in parts for tag, value, step, _ in p.rows()]
+        assert got == expected
