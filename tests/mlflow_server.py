@@ -36,6 +36,7 @@ class Server:
     dir: Path
     port: int = field(default_factory=free_port)
     auth: bool = False
+    workers: int | None = 1  # None: mlflow's default (4 worker processes)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -56,8 +57,10 @@ class Server:
             MLFLOW, "server",
             "--backend-store-uri", f"sqlite:///{self.dir}/db.sqlite",
             "--artifacts-destination", str(self.dir / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
+        if self.workers is not None:
+            args += ["--workers", str(self.workers)]
         if self.auth:
             args += ["--app-name", "basic-auth"]
             cfg = self.dir / "auth.ini"
@@ -103,8 +106,8 @@ class Server:
         self.proc = None
 
 
-def start_server(dir: Path, *, auth: bool = False) -> Server:
-    server = Server(dir, auth=auth)
+def start_server(dir: Path, *, auth: bool = False, workers: int | None = 1) -> Server:
+    server = Server(dir, auth=auth, workers=workers)
     server.start()
     return server
 

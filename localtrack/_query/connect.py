@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from localtrack._errors import UsageError
 from localtrack._query import pins, views
 from localtrack._query.files import StoreListing, list_store, warn_skipped
+from localtrack._query.readonly import ReadOnlyConnection
 from localtrack._query.result import QueryResult
 from localtrack._query.runs_table import live_status_table, markers_table
 from localtrack._store.layout import runs_root
@@ -84,14 +85,15 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
 
 def connect(
     root: str | os.PathLike[str] | None = None, *, skip: tuple[Path, ...] = ()
-) -> duckdb.DuckDBPyConnection:
+) -> ReadOnlyConnection:
     """A read-only DuckDB connection with a view per stream over every run under `root`.
 
     `root` defaults to $LOCALTRACK_DIR, then ./runs. Views: runs, scalars, histograms,
     images, texts, meshes, hparams, graphs, embeddings, pr_curves, audio, video, events,
-    config, summary (docs/QUERY.md lists their columns).
+    config, summary (docs/QUERY.md lists their columns). It is DuckDB's connection, wrapped
+    so that statements and methods that could write a file are refused (readonly.py).
     """
-    return run_with_retry(root, lambda con: con, skip=skip, close=False)
+    return ReadOnlyConnection(run_with_retry(root, lambda con: con, skip=skip, close=False))
 
 
 USER_ERRORS: tuple[type[duckdb.Error], ...] = (

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -67,6 +69,22 @@ def test_runs_view_reports_status_config_and_tags(tmp_path: Path) -> None:
     ]
 
 
+def test_a_run_killed_before_its_first_seal_is_crashed_as_run_status_says(tmp_path: Path) -> None:
+    from localtrack._store.marker import create_or_join, make_marker
+    from localtrack._store.runs import run_status
+
+    run_dir = tmp_path / "p" / "early"
+    run_dir.mkdir(parents=True)
+    create_or_join(run_dir, make_marker("earlyrun", "p", "early", "wandb"))  # no events, no lease
+    query = "SELECT run_id, status, ended_at FROM runs"
+    assert connect(tmp_path).sql(query).fetchall() == [("earlyrun", "running", None)]
+    assert run_status(run_dir) == "running"  # created moments ago: its writer may be starting
+    old = time.time() - 3600
+    os.utime(run_dir / MARKER_NAME, (old, old))
+    assert connect(tmp_path).sql(query).fetchall() == [("earlyrun", "crashed", None)]
+    assert run_status(run_dir) == "crashed"
+
+
 def test_config_view_keeps_the_latest_value_of_each_key(tmp_path: Path) -> None:
     from segment_store import config_rows
 
@@ -126,23 +144,56 @@ def test_a_newer_format_is_refused_with_the_fix(tmp_path: Path) -> None:
         connect(tmp_path)
 
 
-def test_nothing_through_connect_writes_to_the_store(tmp_path: Path) -> None:
+def _store_state(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_nothing_through_connect_writes_to_the_store(tmp_path: Path, live: bool) -> None:
     run = make_run(tmp_path / "r", "ro", points=3)
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    if not live:  # a stopped run's files are read by path, a live one's through descriptors
+        old = time.time() - 3600
+        os.utime(run / MARKER_NAME, (old, old))
+    before = _store_state(tmp_path)
     con = connect(tmp_path)
+    listed = con.execute("SELECT current_setting('allowed_paths')").fetchall()[0][0]
+    assert listed, "the connection reads the segments through allowed paths"
+    target = listed[0]  # a path DuckDB may open: the one a COPY would need to overwrite
     attempts = [
+        f"COPY (SELECT 1) TO '{target}' (FORMAT csv, USE_TMP_FILE false)",
+        f"COPY (SELECT 1) TO '{target}' (FORMAT parquet)",
         f"COPY (SELECT 1) TO '{run}/scalars/x.parquet'",
         f"COPY (SELECT 1) TO '{tmp_path}/out.csv'",
+        f"EXPORT DATABASE '{tmp_path}/export'",
         f"ATTACH '{tmp_path}/db.duckdb'",
+        f"PREPARE p AS COPY (SELECT 1) TO '{target}' (USE_TMP_FILE false)",
         "SET enable_external_access = true",
         "SET lock_configuration = false",
+        f"SET profiling_output = '{target}'",
+        f"CALL enable_logging(storage = 'file', storage_path = '{tmp_path}/log')",
         f"SELECT * FROM read_parquet('{run}/**/*.parquet')",
     ]
     for statement in attempts:
-        with pytest.raises(duckdb.Error):
+        with pytest.raises((duckdb.Error, UsageError)):
             con.execute(statement)
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
-    assert con.execute("SELECT count(*) FROM scalars").fetchone() == (3,)
+        with pytest.raises((duckdb.Error, UsageError)):
+            con.sql(statement)
+    relation = con.sql("SELECT 1 AS x")
+    for write in ("write_csv", "to_parquet"):
+        with pytest.raises(UsageError, match="read-only"):
+            getattr(relation, write)(target)
+    with pytest.raises(UsageError, match="read-only"):
+        con.sql("SELECT 1").query("t", f"COPY t TO '{target}' (USE_TMP_FILE false)")
+    with pytest.raises(UsageError, match="read-only"):
+        con.cursor().execute(f"COPY (SELECT 1) TO '{target}' (USE_TMP_FILE false)")
+    assert _store_state(tmp_path) == before
+    assert con.execute("SELECT count(*) FROM scalars").fetchall() == [(3,)]
+    assert con.sql("SELECT sum(step) AS s FROM scalars").fetchall() == [(3,)]
+    assert list(con.table("scalars").df()["step"]) == [0, 1, 2]
+    con.execute("CREATE TABLE mine AS SELECT 1 AS x")  # in the connection's memory only
+    con.execute("SET threads = 1")
+    assert con.sql("SELECT * FROM mine").fetchall() == [(1,)]
+    assert _store_state(tmp_path) == before
 
 
 @pytest.mark.parametrize(
