@@ -175,10 +175,16 @@ def main() -> None:
         "--idle-runs", type=int, default=1000, help="synced runs for idle CPU (0: skip)"
     )
     ap.add_argument("--idle-seconds", type=float, default=60.0)
+    ap.add_argument(
+        "--server-workers",
+        type=int,
+        default=None,
+        help="mlflow server worker processes (default: mlflow's own default, 4)",
+    )
     args = ap.parse_args()
     pts = make_points(args.points)
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "server")
+        server = start_server(Path(tmp) / "server", workers=args.server_workers)
         try:
             url = server.url
             exp = requests.post(
@@ -201,8 +207,8 @@ def main() -> None:
                         best[name] = (wall, cpu)
             rows = [(name, *best[name]) for name in names]
             print(
-                f"\n{len(pts)} points, batches of {BATCH}, one mlflow server (sqlite, 1 worker), "
-                f"best of {args.rounds} rounds"
+                f"\n{len(pts)} points, batches of {BATCH}, one mlflow server (sqlite, "
+                f"{args.server_workers or 'default'} workers), best of {args.rounds} rounds"
             )
             print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
             print(f"{'client':<24}{'points/s':>10}{'wall s':>9}{'CPU ms/1000 pts':>17}")

@@ -30,8 +30,7 @@ WRITING_STATEMENTS = frozenset(
 )
 
 _HOW_TO_SAVE = (
-    "to save a result, use .df().to_csv(), .arrow() or `localtrack sql --csv/--json/--parquet "
-    "FILE`"
+    "to save a result, use .df().to_csv(), .arrow() or `localtrack sql --csv/--json/--parquet FILE`"
 )
 
 _RELATION_WRITERS = frozenset({"write_csv", "to_csv", "write_parquet", "to_parquet"})
