@@ -53,13 +53,8 @@ class RunEntry:
 
 
 def newest_lease(run_dir: Path) -> float | None:
-    """The mtime of the run's most recently touched writer lease or, as run_status counts it,
-    of its marker (a run created moments ago has no lease yet); None when neither exists."""
+    """The mtime of the run's most recently touched writer lease, or None without leases."""
     mtimes = []
-    try:
-        mtimes.append((run_dir / MARKER_NAME).stat().st_mtime)
-    except FileNotFoundError:
-        pass
     try:
         with os.scandir(run_dir / WRITERS_DIR) as entries:
             for e in entries:
@@ -71,6 +66,14 @@ def newest_lease(run_dir: Path) -> float | None:
     except (FileNotFoundError, NotADirectoryError):
         pass
     return max(mtimes, default=None)
+
+
+def marker_mtime(run_dir: Path) -> float | None:
+    """When the run's marker was written (None: it vanished)."""
+    try:
+        return (run_dir / MARKER_NAME).stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 @dataclass

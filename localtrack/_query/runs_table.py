@@ -1,9 +1,9 @@
 """The facts behind the `runs` view that are not in Parquet: markers, and live writers' status.
 
 Status follows docs/FORMAT.md as `localtrack._store.runs.run_status` computes it. A run none
-of whose writers touched a lease in the last LEASE_STALE_SECS cannot be `running`, so its
-status follows from its events alone and the view derives it in SQL; only runs with a fresh
-lease (the few that are training now) are checked here, one by one.
+of whose writers touched a lease in the last LEASE_STALE_SECS (and whose marker is older than
+that) cannot be `running`, so its status follows from its events alone and the view derives
+it in SQL; only the few runs training now are checked here, one by one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 
 import pyarrow as pa
 
-from localtrack._query.files import RunEntry
+from localtrack._query.files import RunEntry, marker_mtime
 from localtrack._store.runs import LEASE_STALE_SECS, run_status
 from localtrack._store.schema import WALL_TIME
 
@@ -44,14 +44,15 @@ def markers_table(runs: list[RunEntry]) -> pa.Table:
 
 
 def live_status_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
-    """Status of every run with a fresh lease, by run_status (pid and lease checks)."""
+    """Status of every run with a fresh lease or marker, by run_status (pid and lease checks)."""
     now = time.time() if now is None else now
     ids: list[str] = []
     statuses: list[str] = []
     for run in runs:
-        touched = run.lease
-        if touched is None or now - touched >= LEASE_STALE_SECS:
-            continue
+        if run.lease is None or now - run.lease >= LEASE_STALE_SECS:
+            made = marker_mtime(run.path)  # a run created moments ago has no lease yet
+            if made is None or now - made >= LEASE_STALE_SECS:
+                continue
         ids.append(run.marker["run_id"])
         statuses.append(run_status(run.path, now))
     return pa.table({"run_id": ids, "status": statuses}, schema=LIVE_STATUS_SCHEMA)
