@@ -24,6 +24,7 @@ from localtrack._store.layout import (
     FORMAT_VERSION,
     MARKER_NAME,
     WRITERS_DIR,
+    is_segment_name,
     live_segments,
     parse_segment_name,
 )
@@ -154,6 +155,8 @@ def stream_files(stream_dir: Path) -> list[Path]:
         entries = os.listdir(stream_dir)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    if len(entries) == 1 and is_segment_name(entries[0]):  # most folders of finished runs
+        return [stream_dir / entries[0]]
     names = [n for n in (parse_segment_name(e) for e in entries) if n is not None]
     return [stream_dir / n.filename for n in live_segments(names)]
 

@@ -1,9 +1,10 @@
 """The facts behind the `runs` view that are not in Parquet: markers, and live writers' status.
 
 Status follows docs/FORMAT.md as `localtrack._store.runs.run_status` computes it. A run none
-of whose writers touched a lease in the last LEASE_STALE_SECS (and whose marker is older than
-that) cannot be `running`, so its status follows from its events alone and the view derives
-it in SQL; only the few runs training now are checked here, one by one.
+of whose writers touched a lease in the last LEASE_STALE_SECS cannot be `running` (unless it
+has no events yet and its marker is fresh: `fresh` below), so its status follows from its
+events alone and the view derives it in SQL; only the few runs training now are checked
+here, one by one.
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ MARKERS_SCHEMA = pa.schema(
         pa.field("created_at", WALL_TIME),
         pa.field("api", pa.string()),
         pa.field("path", pa.string()),
+        pa.field("fresh", pa.bool_()),  # marker written within LEASE_STALE_SECS
     ]
 )
 
 LIVE_STATUS_SCHEMA = pa.schema([pa.field("run_id", pa.string()), pa.field("status", pa.string())])
 
 
-def markers_table(runs: list[RunEntry]) -> pa.Table:
-    """One row per run directory with its marker's fields."""
+def markers_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
+    """One row per run directory with its marker's fields, and whether the marker is fresh
+    (a run without events is `running` then, as its writer may be starting; else `crashed`)."""
+    now = time.time() if now is None else now
+    made = [marker_mtime(r.path) for r in runs]
     rows = {
         "run_id": [r.marker.get("run_id") for r in runs],
         "project": [r.marker.get("project") for r in runs],
@@ -39,20 +44,19 @@ def markers_table(runs: list[RunEntry]) -> pa.Table:
         "created_at": [int(float(r.marker.get("created_at") or 0) * 1e6) for r in runs],
         "api": [r.marker.get("api") for r in runs],
         "path": [str(r.path) for r in runs],
+        "fresh": [m is not None and now - m < LEASE_STALE_SECS for m in made],
     }
     return pa.table(rows, schema=MARKERS_SCHEMA)
 
 
 def live_status_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
-    """Status of every run with a fresh lease or marker, by run_status (pid and lease checks)."""
+    """Status of every run with a fresh lease, by run_status (pid and lease checks)."""
     now = time.time() if now is None else now
     ids: list[str] = []
     statuses: list[str] = []
     for run in runs:
         if run.lease is None or now - run.lease >= LEASE_STALE_SECS:
-            made = marker_mtime(run.path)  # a run created moments ago has no lease yet
-            if made is None or now - made >= LEASE_STALE_SECS:
-                continue
+            continue
         ids.append(run.marker["run_id"])
         statuses.append(run_status(run.path, now))
     return pa.table({"run_id": ids, "status": statuses}, schema=LIVE_STATUS_SCHEMA)

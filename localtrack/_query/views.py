@@ -100,13 +100,14 @@ configs AS (
     SELECT run_id, map_from_entries(list((key, value) ORDER BY key)) AS config
     FROM config GROUP BY run_id
 )
-SELECT  -- no events and no fresh lease: killed before its first seal, so crashed
+SELECT
     m.run_id,
     m.project,
     m.name,
-    coalesce(l.status, e.status, 'crashed') AS status,
+    -- no events and no fresh lease: starting (fresh marker) or killed before its first seal
+    coalesce(l.status, e.status, CASE WHEN m.fresh THEN 'running' ELSE 'crashed' END) AS status,
     coalesce(e.started_at, m.created_at) AS started_at,
-    CASE WHEN coalesce(l.status, e.status, 'crashed') <> 'running' THEN e.ended_at END
+    CASE WHEN coalesce(l.status, e.status, 'running') <> 'running' THEN e.ended_at END
         AS ended_at,
     e.host,
     coalesce(c.config, MAP {{}}::MAP(VARCHAR, JSON)) AS config,

@@ -73,6 +73,12 @@ class SegmentName:
         )
 
 
+def is_segment_name(filename: str) -> bool:
+    """Whether `filename` names a published segment (no SegmentName built: listing's fast path)."""
+    m = _SEGMENT_RE.match(filename)
+    return m is not None and m["lo"] <= m["hi"]  # equal-width digit strings compare as numbers
+
+
 def parse_segment_name(filename: str) -> SegmentName | None:
     """The SegmentName of a published segment file, or None for anything else (tmp files…)."""
     m = _SEGMENT_RE.match(filename)
