@@ -44,9 +44,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pipeline",
         type=int,
-        default=1,
-        help="log-batch requests of one run in flight at once (1; 2 suits a server with "
-        "several workers; always 1 after a failure)",
+        default=2,
+        help="log-batch requests of one run in flight at once (2: `mlflow server` runs 4 "
+        "workers by default; 1 for a single-worker server; always 1 after a failure)",
     )
     p.add_argument(
         "--grace",

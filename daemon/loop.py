@@ -44,7 +44,7 @@ class Options:
     once_attempts: int = 6
     """In --once mode, passes tried per run before a retry-later failure is given up."""
     watch: bool = True
-    pipeline: int = 1
+    pipeline: int = 2
     """Log-batch requests of one run in flight at once."""
 
 
