@@ -12,6 +12,7 @@ running, and the daemon's CPU while idle over a root of already-synced runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -84,13 +85,15 @@ def bench_client(url: str, exp: str, pts: list[tuple[str, int, float]]) -> tuple
 
 
 def bench_daemon(
-    url: str, root: Path, pts: list[tuple[str, int, float]], pipeline: int = 1
+    url: str, root: Path, pts: list[tuple[str, int, float]], pipeline: int | None = None
 ) -> tuple[float, float]:
     run = Store(root, project="bench-daemon")
     for i in range(0, len(pts), BATCH):  # one sealed segment per 1000 points
         run.scalars(pts[i : i + BATCH])
     run.finish()
-    opts = Options(root=root, uri=url, once=True, workers=1, pipeline=pipeline)
+    opts = Options(root=root, uri=url, once=True, workers=1)  # the daemon's defaults
+    if pipeline is not None:
+        opts = dataclasses.replace(opts, pipeline=pipeline)
     daemon = Daemon(opts, log=EventLog(quiet=True))
     t0, c0 = time.perf_counter(), time.process_time()
     assert daemon.run() == 0
@@ -194,8 +197,8 @@ def main() -> None:
                 "requests loop": lambda r: bench_requests(url, exp, pts),
                 "MlflowClient.log_batch": lambda r: bench_client(url, exp, pts),
                 "localtrack daemon": lambda r: bench_daemon(url, Path(tmp) / f"runs{r}", pts),
-                "daemon, 2 in flight": lambda r: bench_daemon(
-                    url, Path(tmp) / f"two{r}", pts, pipeline=2
+                "daemon, 1 in flight": lambda r: bench_daemon(
+                    url, Path(tmp) / f"one{r}", pts, pipeline=1
                 ),
             }
             best: dict[str, tuple[float, float]] = {}
