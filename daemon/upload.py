@@ -48,7 +48,7 @@ TRUNCATED_TAG = "localtrack.truncated_params"
 MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "crashed": "KILLED"}
 TABLES_EVERY_S = 60.0
 """Least time between two uploads of a live run's per-tag Parquet artifacts of one stream."""
-SAVE_EVERY_S = 0.2
+SAVE_EVERY_S = 0.5
 """Least time between two saves of the state while metrics flow (the pass ends with a save)."""
 READ_ROWS = 50_000
 """Roughly how many rows one read takes in before they are sent (bounds memory)."""

@@ -10,10 +10,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from localtrack._store.layout import MARKER_NAME, SYNC_DIR
+
+CHANGES: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileMovedEvent,  # a segment published: tmp renamed into place
+    FileClosedEvent,  # a file written in place (a marker), once, when closed
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
+"""The events the daemon listens to. Not opens, reads and closes without writing: the daemon's
+own reads of 1,000 runs would flood the kernel's event queue, and its overflow makes watchdog
+re-walk the tree and report every folder, which made the daemon re-read every run: a loop at
+100 % CPU. Not modifications either (one per write call; the close after them says enough),
+nor attribute changes (writers touch their leases every 5 s)."""
 
 
 def run_of(path: Path, root: Path) -> Path | None:
@@ -50,7 +75,9 @@ class Watcher:
         self.root = root
         self._observer = Observer()
         self._observer.daemon = True
-        self._observer.schedule(_Handler(root, hint), str(root), recursive=True)
+        self._observer.schedule(
+            _Handler(root, hint), str(root), recursive=True, event_filter=CHANGES
+        )
 
     def start(self) -> bool:
         """Start watching; False when the platform refuses (the periodic rescan still works)."""

@@ -281,13 +281,17 @@ class RunWriter:
             self._report_io_error(exc)
 
     def _loop(self) -> None:
-        """Seal on fixed deadlines, starting early by what a seal takes, so a row waits at
-        most about flush_secs between being logged and being on disk."""
+        """Seal on fixed deadlines, starting early by what a seal takes (the longest recent
+        seal, plus a margin), so a row waits at most flush_secs between being logged and
+        being on disk."""
         next_lease = time.monotonic() + LEASE_TOUCH_SECS
         deadline = time.monotonic() + self.flush_secs
-        cost = 0.0
+        # Slack for a seal slower than the slowest recent one (a busy machine, GC): a SIGKILL
+        # then still loses at most flush_secs of rows. Seals run about every 0.8 x flush_secs.
+        margin = 0.15 * self.flush_secs
+        cost = 0.05 * self.flush_secs  # until a seal was measured
         while True:
-            self._wake.wait(max(0.0, deadline - time.monotonic() - cost))
+            self._wake.wait(max(0.0, deadline - time.monotonic() - cost - margin))
             self._wake.clear()
             if self._stopping:
                 return
@@ -301,7 +305,8 @@ class RunWriter:
             except Exception as exc:  # the sealer must outlive any single failure
                 print(f"localtrack: sealing failed, will retry: {exc!r}", file=sys.stderr)
             took = time.monotonic() - started
-            cost = min(self.flush_secs / 2, 0.5 * cost + 0.5 * took)
+            # A slower seal counts at once, a faster one only slowly: starting late loses rows.
+            cost = min(self.flush_secs / 2, max(took, 0.8 * cost + 0.2 * took))
             deadline = started + self.flush_secs
 
     # ---- end ------------------------------------------------------------------------------
