@@ -120,15 +120,18 @@ def _tag_codes(tags: list[Any]) -> tuple[np.ndarray, list[str]]:
     names = list(dict.fromkeys(tags))
     if any(type(t) is not str or not t for t in names):
         raise ValueError("a tag that is not a non-empty string")
+    if len(names) == 1:  # a loop logging one tag
+        return np.zeros(len(tags), np.int32), names
     position = {t: i for i, t in enumerate(names)}
     return np.fromiter(map(position.__getitem__, tags), np.int32, len(tags)), names
 
 
-def _steps(steps: list[Any]) -> np.ndarray:
+def _steps(rows: list[tuple[Any, ...]]) -> np.ndarray:
     try:
-        return np.fromiter(steps, np.int64, len(steps))
+        return np.fromiter(map(_STEP, rows), np.int64, len(rows))
     except TypeError:  # global_step=None is TensorBoard's step 0
-        return np.fromiter((0 if s is None else s for s in steps), np.int64, len(steps))
+        steps = (0 if s is None else s for s in map(_STEP, rows))
+        return np.fromiter(steps, np.int64, len(rows))
 
 
 def _scalar_table(
@@ -139,14 +142,14 @@ def _scalar_table(
     ident: WriterIdentity,
     seq: int,
 ) -> pa.Table:
-    values = list(map(_VALUE, rows))
+    n = len(rows)  # one C-level pass per column: this holds the GIL, per row
     codes, names = _tag_codes(list(map(_TAG, rows)))
-    steps = _steps(list(map(_STEP, rows)))
-    times = np.fromiter(map(_TIME, rows), np.float64, len(rows))
+    steps = _steps(rows)
+    times = np.fromiter(map(_TIME, rows), np.float64, n)
     if device:
-        value_arr = np.array(resolve_scalars(values), dtype=np.float64)
+        value_arr = np.array(resolve_scalars(list(map(_VALUE, rows))), dtype=np.float64)
     else:
-        value_arr = np.fromiter(values, np.float64, len(values))
+        value_arr = np.fromiter(map(_VALUE, rows), np.float64, n)
     if block is not None:  # plain numbers only (the hot path checked)
         d_codes, d_names, d_values, d_steps, d_times = block.columns()
         if any(type(t) is not str or not t for t in d_names):
