@@ -191,6 +191,7 @@ class RunWriter:
             block = self.scalar_block.take() if stream == "scalars" else None
             if not chunk and block is None:
                 continue
+            self._drained.set()  # the buffer has room again: a blocked logging call goes on
             # A big block of run.log numbers is sealed in parts, each built and written
             # before the next is built, so a seal's tables stay small.
             parts = [None] if block is None else block.split(SEAL_PART_VALUES)
