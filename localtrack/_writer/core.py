@@ -15,6 +15,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,39 +114,42 @@ class RunWriter:
 
     # ---- hot-path support -------------------------------------------------------------
 
-    def pressure(self, rows: list[Any], soft_cap: int | None = None) -> None:
-        """Called by the hot path when a buffer passed its soft cap (max_rows by default):
-        wake the sealer; at 2x the soft cap apply the on_full policy."""
+    def pressure(self, rows: list[Any]) -> None:
+        """Called by the hot path when a buffer passed its soft cap (max_rows): wake the
+        sealer; at the hard cap (2x) apply the on_full policy."""
         if not self._wake.is_set():  # is_set() is an attribute read; set() takes a lock
             self._wake.set()
-        hard_cap = self.hard_cap if soft_cap is None else 2 * soft_cap
-        if len(rows) < hard_cap:
+        if len(rows) < self.hard_cap:
             return
-        if self.on_full == "drop" or not self._thread.is_alive():
+        if self._dropping():
             rows.pop()
             self.dropped += 1
             return
-        while len(rows) >= hard_cap and self._thread.is_alive():
-            self._drained.clear()
-            self._wake.set()
-            self._drained.wait(0.05)
+        self._wait_while(lambda: len(rows) >= self.hard_cap)
 
     def admit(self, block: ScalarBlock) -> bool:
         """Called by run.log before it adds to a block holding block_soft_cap numbers or more:
         wake the sealer; at block_hard_cap apply the on_full policy (False: drop the step)."""
         if not self._wake.is_set():
             self._wake.set()
-        hard_cap = self.block_hard_cap
-        if len(block.values) < hard_cap:
+        if len(block.values) < self.block_hard_cap:
             return True
-        if self.on_full == "drop" or not self._thread.is_alive():
+        if self._dropping():
             self.dropped += 1
             return False
-        while len(block.values) >= hard_cap and self._thread.is_alive():
+        self._wait_while(lambda: len(block.values) >= self.block_hard_cap)
+        return True
+
+    def _dropping(self) -> bool:
+        """Whether a row past a cap is dropped: on_full="drop", or no sealer left to wait for."""
+        return self.on_full == "drop" or not self._thread.is_alive()
+
+    def _wait_while(self, full: Callable[[], bool]) -> None:
+        """on_full="block": wait for the sealer to take rows while `full()` holds."""
+        while full() and self._thread.is_alive():
             self._drained.clear()
             self._wake.set()
             self._drained.wait(0.05)
-        return True
 
     def put(self, stream: str, row: tuple[Any, ...], nbytes: int = 0) -> None:
         """Buffer one row of a tagged stream (tag, step, time, payload) holding `nbytes` of
@@ -162,16 +166,13 @@ class RunWriter:
         if pending <= self.max_pending_bytes:
             return
         self._wake.set()
-        if self.on_full == "drop" or not self._thread.is_alive():
+        if self._dropping():
             if rows and rows[-1] is item:  # not taken by the sealer yet
                 rows.pop()
                 self.bytes_in -= nbytes
                 self.dropped += 1
             return
-        while self.bytes_in - self.bytes_out > self.max_pending_bytes and self._thread.is_alive():
-            self._drained.clear()
-            self._wake.set()
-            self._drained.wait(0.05)
+        self._wait_while(lambda: self.bytes_in - self.bytes_out > self.max_pending_bytes)
 
     def record(self, stream: str, row: dict[str, Any]) -> None:
         """Buffer one row of an untagged stream (events, config, summary)."""

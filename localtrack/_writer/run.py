@@ -115,10 +115,7 @@ class Run:
                         block.times.append(now)
             if numbers or not keys:
                 self._observe(data)
-                if commit or commit is None:
-                    self._step = step + 1
-                elif step > self._step:
-                    self._step = step
+                self._advance(step, commit)
                 return
         rows = self._scalars
         for key, value in data.items():

@@ -115,11 +115,16 @@ def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | N
     return tag, value, step, wall_time
 
 
+def _check_tags(names: list[Any]) -> None:
+    """Refuse the chunk (its rows are then vetted one by one) when a tag is not a string."""
+    if any(type(t) is not str or not t for t in names):
+        raise ValueError("a tag that is not a non-empty string")
+
+
 def _tag_codes(tags: list[Any]) -> tuple[np.ndarray, list[str]]:
     """Dictionary codes of the tags and the distinct tags; tags repeat, so this is cheap."""
     names = list(dict.fromkeys(tags))
-    if any(type(t) is not str or not t for t in names):
-        raise ValueError("a tag that is not a non-empty string")
+    _check_tags(names)
     if len(names) == 1:  # a loop logging one tag
         return np.zeros(len(tags), np.int32), names
     position = {t: i for i, t in enumerate(names)}
@@ -152,8 +157,7 @@ def _scalar_table(
         value_arr = np.fromiter(map(_VALUE, rows), np.float64, n)
     if block is not None:  # plain numbers only (the hot path checked)
         d_codes, d_names, d_values, d_steps, d_times = block.columns()
-        if any(type(t) is not str or not t for t in d_names):
-            raise ValueError("a tag that is not a non-empty string")
+        _check_tags(d_names)
         codes = np.concatenate([codes, d_codes + len(names)])
         names = names + d_names
         value_arr = np.concatenate([value_arr, d_values])
