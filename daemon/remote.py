@@ -86,6 +86,17 @@ def error_code(exc: SyncError) -> str:
     return ""
 
 
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """A 200 reply's JSON object; anything else is retried rather than taken as an answer."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise RetryLater(f"{what}: reply is not JSON") from None
+    if not isinstance(data, dict):
+        raise RetryLater(f"{what}: reply is not a JSON object")
+    return data
+
+
 class Remote:
     """One tracking server: a requests session plus the endpoints the uploader uses."""
 
@@ -150,13 +161,7 @@ class Remote:
     def call(self, method: str, endpoint: str, body: str | None = None) -> dict[str, Any]:
         """A JSON endpoint under /api/2.0/mlflow; its JSON reply (a non-JSON 200 is retried)."""
         reply = self.request(method, f"{API}/{endpoint}", body=body, what=endpoint)
-        try:
-            data = reply.json()
-        except ValueError:
-            raise RetryLater(f"{endpoint}: reply is not JSON") from None
-        if not isinstance(data, dict):
-            raise RetryLater(f"{endpoint}: reply is not a JSON object")
-        return data
+        return json_object(reply.text, endpoint)
 
     # -- experiments and runs -------------------------------------------------------------
 
@@ -255,12 +260,7 @@ class Remote:
         text = reply.data.decode("utf-8", errors="replace")
         if reply.status != 200:
             raise classify(reply.status, text, what)
-        try:
-            acknowledged = json.loads(text)
-        except ValueError:
-            raise RetryLater(f"{what}: reply is not JSON") from None
-        if not isinstance(acknowledged, dict):  # a proxy's 200 login page is no acknowledgement
-            raise RetryLater(f"{what}: reply is not a JSON object")
+        json_object(text, what)  # a proxy's 200 login page is no acknowledgement
 
     def put_artifact(self, artifact_uri: str, relpath: str, data: bytes) -> None:
         """Upload one file under the run's artifacts (needs a server that proxies artifacts)."""

@@ -57,8 +57,6 @@ class _Handler(FileSystemEventHandler):
         self.hint = hint
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write"):
-            return
         raw = event.dest_path or event.src_path
         path = Path(raw if isinstance(raw, str) else raw.decode())
         if path.name.endswith(".tmp") or SYNC_DIR in path.parts[-3:-1]:
