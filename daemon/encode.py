@@ -19,6 +19,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -142,29 +143,59 @@ def metrics_body(
     return f'{{"run_id":{json_str(run_id)},"metrics":[{",".join(parts)}]}}'
 
 
-def metric_fragments(
-    tags: pa.ChunkedArray | pa.Array,
-    values: pa.ChunkedArray | pa.Array,
-    timestamps: pa.ChunkedArray | pa.Array,
-    steps: pa.ChunkedArray | pa.Array,
-) -> list[str]:
-    """Each point's JSON object as text, built column-wise by Arrow (the uploader's hot path).
+class MetricText:
+    """Metric points as JSON objects back to back, each followed by a comma, in one Arrow
+    string array: a request body is a few slices of its bytes, with no Python object per point."""
+
+    def __init__(self, joined: pa.StringArray) -> None:
+        self._n = len(joined)
+        _, offsets, data = joined.buffers()
+        if offsets is None or data is None:  # no points, or no text at all
+            self._offsets = np.zeros(self._n + 1, np.int32)
+            self._data = memoryview(b"")
+            return
+        start = joined.offset
+        self._offsets = np.frombuffer(offsets, np.int32)[start : start + self._n + 1]
+        self._data = memoryview(data)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def body(self, run_id: str, slices: Iterable[tuple[int, int]]) -> bytes:
+        """The runs/log-batch body holding the points of the row ranges `slices`, in order."""
+        off = self._offsets
+        views = [self._data[off[a] : off[b]] for a, b in slices if b > a]
+        if views:
+            views[-1] = views[-1][:-1]  # the last point's comma
+        head = f'{{"run_id":{json_str(run_id)},"metrics":['.encode()
+        return b"".join([head, *views, b"]}"])
+
+
+def metric_text(
+    tags: pa.Array,
+    values: pa.Array,
+    timestamps: pa.Array,
+    steps: pa.Array,
+) -> MetricText:
+    """Each point's JSON object, built column-wise by Arrow (the uploader's hot path).
 
     Same text as `metrics_body` writes per point: keys mapped by `mlflow_key`, values in
     shortest round-trip form (Arrow's float formatting), NaN/±inf as JSON strings.
     """
-    if len(tags) == 0:
-        return []
     uniques = pc.unique(tags)
     prefixes = pa.array(
-        ['{"key":' + json_str(mlflow_key(t)) + ',"value":' for t in uniques.to_pylist()]
+        ['{"key":' + json_str(mlflow_key(t)) + ',"value":' for t in uniques.to_pylist()],
+        pa.string(),
     )
     prefix = pc.take(prefixes, pc.index_in(tags, value_set=uniques))
     text = pc.cast(values, pa.string())
-    text = pc.if_else(pc.equal(text, "-0"), "-0.0", text)  # "-0" would parse as the integer 0
-    text = pc.if_else(pc.is_nan(values), '"NaN"', text)
-    text = pc.if_else(pc.equal(values, math.inf), '"Infinity"', text)
-    text = pc.if_else(pc.equal(values, -math.inf), '"-Infinity"', text)
+    numbers = values.to_numpy(zero_copy_only=False)
+    if np.signbit(numbers[numbers == 0]).any():
+        text = pc.if_else(pc.equal(text, "-0"), "-0.0", text)  # "-0" parses as the integer 0
+    if not np.isfinite(numbers).all():
+        text = pc.if_else(pc.is_nan(values), '"NaN"', text)
+        text = pc.if_else(pc.equal(values, math.inf), '"Infinity"', text)
+        text = pc.if_else(pc.equal(values, -math.inf), '"-Infinity"', text)
     joined = pc.binary_join_element_wise(
         prefix,
         text,
@@ -172,16 +203,10 @@ def metric_fragments(
         pc.cast(timestamps, pa.string()),
         ',"step":',
         pc.cast(steps, pa.string()),
-        "}",
+        "},",
         "",
     )
-    out: list[str] = joined.to_pylist()
-    return out
-
-
-def batch_body(run_id: str, fragments: list[str]) -> str:
-    """A runs/log-batch body from point fragments (see `metric_fragments`)."""
-    return f'{{"run_id":{json_str(run_id)},"metrics":[{",".join(fragments)}]}}'
+    return MetricText(joined)
 
 
 def entities_body(run_id: str, field: str, items: list[tuple[str, str]]) -> str:

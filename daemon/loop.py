@@ -236,15 +236,13 @@ class Daemon:
             waits += [s.next_try - now for s in self.slots.values() if s.dirty and not s.busy]
         return min(max(0.02, min(waits)), self.opts.rescan_s)
 
-    def _sessions(self) -> list[Remote]:
-        """This upload thread's HTTP sessions: one per request it may have in flight."""
-        remotes: list[Remote] | None = getattr(self._local, "remotes", None)
-        if remotes is None:
-            first = Remote(self.opts.uri, timeout=self.opts.timeout_s)
-            remotes = [first] + [first.clone() for _ in range(max(1, self.opts.pipeline) - 1)]
-            self._local.remotes = remotes
-            self._remotes.extend(remotes)
-        return remotes
+    def _session(self) -> Remote:
+        """This upload thread's HTTP session (its pool holds a connection per request in flight)."""
+        remote: Remote | None = getattr(self._local, "remote", None)
+        if remote is None:
+            remote = self._local.remote = Remote(self.opts.uri, timeout=self.opts.timeout_s)
+            self._remotes.append(remote)
+        return remote
 
     def _pass(self, run_dir: Path) -> None:
         slot = self.slots[run_dir]
@@ -253,8 +251,9 @@ class Daemon:
         try:
             upload = RunUpload(
                 run_dir,
+                self._session(),
                 # one request at a time after a failure: a slow server is not pushed harder
-                self._sessions()[: 1 if slot.failures else None],
+                pipeline=1 if slot.failures else self.opts.pipeline,
                 log=self.log,
                 experiments=self._experiments,
                 grace_s=self.opts.grace_s,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .state import WriterProgress
 
 
@@ -44,16 +46,19 @@ class Batch:
         return sum(stop - start for start, stop in self.slices)
 
 
-def groups(writers: list[str], seqs: list[int]) -> list[Group]:
-    """Runs of equal (writer, seq) in columns already sorted by writer, then seq."""
-    out: list[Group] = []
-    start = 0
+def groups(writers: list[str], codes: np.ndarray, seqs: np.ndarray) -> list[Group]:
+    """Runs of equal (writer, seq) in rows ordered by writer, then seq; row i is of writer
+    `writers[codes[i]]` and of seq `seqs[i]`."""
     n = len(seqs)
-    for i in range(1, n + 1):
-        if i == n or seqs[i] != seqs[start] or writers[i] != writers[start]:
-            out.append(Group(writers[start], seqs[start], start, i - start))
-            start = i
-    return out
+    if n == 0:
+        return []
+    starts = [0, *(np.flatnonzero((np.diff(seqs) != 0) | (np.diff(codes) != 0)) + 1).tolist()]
+    ends = [*starts[1:], n]
+    first_codes, first_seqs = codes[starts].tolist(), seqs[starts].tolist()
+    return [
+        Group(writers[c], s, start, end - start)
+        for c, s, start, end in zip(first_codes, first_seqs, starts, ends, strict=True)
+    ]
 
 
 def plan_batches(

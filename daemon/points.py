@@ -1,58 +1,49 @@
 """Metric points of a run read from its store, in the deterministic order the uploader sends them.
 
-Scalars map one row to one point; hparams rows expand to one point per metric (sorted by key).
-Points are sorted by (writer, seq, key, step, timestamp, value) so that "the first n rows of
-(writer, seq)" names the same rows in any file that holds that seq (a fresh or compacted one).
+One scalars row is one point. Points come in (writer, seq) order and, within a seq, in the order
+the rows sit in the file: compaction copies a writer's segments in seq order without reordering
+rows, so "the first n rows of (writer, seq)" names the same rows in a fresh or a compacted file.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from localtrack._store.layout import SegmentName, live_segments
+from localtrack._store.schema import STREAMS
 from localtrack._store.segments import check_version, list_segments
 
-from .encode import metric_fragments
+from .encode import MetricText, metric_text
+from .plan import Group, groups
 from .state import WriterProgress
 
 METRIC_STREAMS = ("scalars",)
 """Streams uploaded as metric points. `hparams` rows are not: the writer logs their metrics as
 scalars too (TensorBoard's add_hparams does the same), so sending both would double them."""
-POINT_SCHEMA = pa.schema(
-    [
-        ("writer", pa.string()),
-        ("seq", pa.int64()),
-        ("tag", pa.string()),
-        ("step", pa.int64()),
-        ("ts", pa.int64()),  # milliseconds since the epoch
-        ("value", pa.float64()),
-    ]
-)
-_SORT = [(c, "ascending") for c in ("writer", "seq", "tag", "step", "ts", "value")]
+_COLUMNS = ["tag", "step", "wall_time", "value"]
+_SCHEMA = pa.schema([STREAMS["scalars"].field(c) for c in _COLUMNS])
 
 
 @dataclass
 class Points:
-    """Sorted points of some segments, as Python lists (the hot loop reads them by slice)."""
+    """The points of some segments: their (writer, seq) groups and their JSON text."""
 
-    writers: list[str]
-    seqs: list[int]
+    groups: list[Group]
+    """Runs of one (writer, seq), in point order."""
     tags: list[str]
     """The distinct local keys among the points."""
-    fragments: list[str]
-    """Each point as the JSON text of one MLflow metric (see encode.metric_fragments)."""
+    text: MetricText
     files: list[SegmentName]
     skipped: int = 0
     """Rows dropped as not sendable (null value, timestamp before 1970)."""
 
     def __len__(self) -> int:
-        return len(self.seqs)
+        return len(self.text)
 
 
 def pending_segments(
@@ -68,57 +59,6 @@ def pending_segments(
     return out
 
 
-def _ms(wall_time: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Microsecond timestamps to milliseconds (floor); times before 1970 become -1 (dropped)."""
-    us = wall_time.cast(pa.int64())
-    return pc.if_else(pc.less(us, 0), -1, pc.divide(us, 1000))
-
-
-def _scalar_points(table: pa.Table) -> pa.Table:
-    return pa.table(
-        [
-            table["writer"],
-            table["seq"],
-            table["tag"],
-            table["step"],
-            _ms(table["wall_time"]),
-            table["value"],
-        ],
-        schema=POINT_SCHEMA,
-    )
-
-
-def _hparam_points(table: pa.Table) -> pa.Table:
-    rows: dict[str, list[object]] = {n: [] for n in POINT_SCHEMA.names}
-    table = table.set_column(
-        table.schema.get_field_index("wall_time"), "wall_time", _ms(table["wall_time"])
-    )
-    cols = table.select(["writer", "seq", "step", "wall_time", "metrics"]).to_pylist()
-    for r in cols:
-        try:
-            metrics = json.loads(r["metrics"] or "{}")
-        except ValueError:
-            continue
-        ts = r["wall_time"]
-        for key in sorted(metrics):
-            value = metrics[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue
-            for n, v in zip(
-                POINT_SCHEMA.names,
-                (r["writer"], r["seq"], key, r["step"], ts, float(value)),
-                strict=True,
-            ):
-                rows[n].append(v)
-    return pa.table(rows, schema=POINT_SCHEMA)
-
-
-_COLUMNS = {
-    "scalars": ["writer", "seq", "tag", "step", "wall_time", "value"],
-    "hparams": ["writer", "seq", "step", "wall_time", "metrics"],
-}
-
-
 def read_columns(path: Path, columns: list[str]) -> pa.Table:
     """The named columns of one segment, after checking its format version.
 
@@ -130,22 +70,48 @@ def read_columns(path: Path, columns: list[str]) -> pa.Table:
 
 
 def read_points(run_dir: Path, stream: str, files: list[SegmentName]) -> Points:
-    """The points of `files` (segments of `stream`), filtered and sorted."""
-    parts = []
+    """The sendable points of `files` (segments of `stream`, in live_segments order)."""
+    parts: list[pa.Table] = []
+    seqs: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    writers: dict[str, int] = {}
     for name in files:
-        table = read_columns(run_dir / stream / name.filename, _COLUMNS[stream])
-        parts.append(_scalar_points(table) if stream == "scalars" else _hparam_points(table))
-    table = pa.concat_tables(parts) if parts else POINT_SCHEMA.empty_table()
-    keep = pc.and_(pc.is_valid(table["value"]), pc.greater_equal(table["ts"], 0))
-    keep = keep.fill_null(False)
-    skipped = table.num_rows - pc.sum(keep).as_py() if table.num_rows else 0
-    table = table.filter(keep)
-    table = table.take(pc.sort_indices(table, sort_keys=_SORT))
-    return Points(
-        writers=table["writer"].to_pylist(),
-        seqs=table["seq"].to_pylist(),
-        tags=pc.unique(table["tag"]).to_pylist(),
-        fragments=metric_fragments(table["tag"], table["value"], table["ts"], table["step"]),
-        files=files,
-        skipped=int(skipped or 0),
+        fresh = name.lo == name.hi  # one seq, named by the file: no need to read the column
+        table = read_columns(
+            run_dir / stream / name.filename, _COLUMNS + ([] if fresh else ["seq"])
+        )
+        n = table.num_rows
+        seqs.append(np.full(n, name.lo, np.int64) if fresh else table["seq"].to_numpy())
+        codes.append(np.full(n, writers.setdefault(name.writer, len(writers)), np.int32))
+        parts.append(table.select(_COLUMNS))
+    table = pa.concat_tables(parts).combine_chunks() if parts else _SCHEMA.empty_table()
+    seq = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
+    code = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+    us = table["wall_time"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    keep = np.asarray(table["value"].is_valid()) & (us >= 0)
+    skipped = len(keep) - int(keep.sum())
+    if skipped:
+        table, seq, code, us = table.filter(keep), seq[keep], code[keep], us[keep]
+    if not _in_order(code, seq):  # not from this writer's compaction: order it, stably
+        order = np.argsort(seq, kind="stable")
+        order = order[np.argsort(code[order], kind="stable")]
+        table, seq, code, us = table.take(order), seq[order], code[order], us[order]
+    tags = _column(table, "tag")
+    text = metric_text(
+        tags,
+        _column(table, "value"),
+        pa.array(us // 1000),  # milliseconds, floored
+        _column(table, "step"),
     )
+    return Points(groups(list(writers), code, seq), tags.unique().to_pylist(), text, files, skipped)
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    col = table[name]
+    return col.chunk(0) if col.num_chunks else pa.array([], col.type)
+
+
+def _in_order(code: np.ndarray, seq: np.ndarray) -> bool:
+    """Whether rows come by writer, then by seq (within a seq, any order is the file's)."""
+    dc, ds = np.diff(code), np.diff(seq)
+    return bool(np.all((dc > 0) | ((dc == 0) & (ds >= 0))))

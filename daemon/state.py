@@ -23,7 +23,8 @@ from localtrack._store.layout import SYNC_DIR
 from localtrack._store.segments import write_atomic
 
 STATE_FORMAT = "localtrack-sync"
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""2: a partly sent seq counts its rows in file order (1 counted them sorted by key, step, …)."""
 
 
 def digest(obj: object) -> str:
@@ -147,11 +148,16 @@ class SyncState:
     def from_json(cls, data: dict[str, Any]) -> SyncState:
         if data.get("format") != STATE_FORMAT or int(data.get("version", 0)) > STATE_VERSION:
             raise ValueError("not a sync state this localtrack reads")
+        # A version-1 count of rows done names other rows now: those seqs are sent again whole
+        # (the remote absorbs what it holds); finished seqs mean the same in both versions.
+        counts_hold = int(data.get("version", 0)) >= 2
         streams = {
             s: {
                 w: WriterProgress(
                     [list(r) for r in p.get("done", [])],
-                    {int(k): int(v) for k, v in p.get("partial", {}).items()},
+                    {int(k): int(v) for k, v in p.get("partial", {}).items()}
+                    if counts_hold
+                    else {},
                 )
                 for w, p in ws.items()
             }

@@ -36,7 +36,7 @@ from .artifacts import (
     tag_tables,
 )
 from .pipeline import Pipeline
-from .plan import Batch, apply_marks, groups, plan_batches
+from .plan import Batch, apply_marks, plan_batches
 from .points import METRIC_STREAMS, Points, pending_segments, read_points
 from .remote import Remote
 from .run_info import RUN_ID_TAG, finish_ms, last_activity, local_params, run_tags
@@ -70,8 +70,9 @@ class RunUpload:
     def __init__(
         self,
         run_dir: Path,
-        remote: Remote | list[Remote],
+        remote: Remote,
         *,
+        pipeline: int = 1,
         log: Callable[..., None],
         experiments: dict[str, str] | None = None,
         grace_s: float = 60.0,
@@ -79,8 +80,8 @@ class RunUpload:
         progress: Progress | None = None,
     ) -> None:
         self.run_dir = run_dir
-        self.remotes = remote if isinstance(remote, list) else [remote]
-        self.remote = self.remotes[0]
+        self.remote = remote
+        self.pipeline = pipeline
         self._saved_at = 0.0
         self.log = log
         self.experiments = experiments if experiments is not None else {}
@@ -241,7 +242,7 @@ class RunUpload:
             while files and rows < READ_ROWS:
                 name = files.pop(0)
                 chunk.append(name)
-                rows += name.hi - name.lo + 1 if stream == "hparams" else 1000
+                rows += 1000 * (name.hi - name.lo + 1)  # about 1000 rows per segment
             try:
                 points = read_points(self.run_dir, stream, chunk)
             except FileNotFoundError:  # compaction replaced a file: list again
@@ -254,14 +255,14 @@ class RunUpload:
         progress = self.state.streams[stream]
         if any(encode.mlflow_key(t) != t for t in pts.tags):
             self.record_key_map(pts.tags)
-        plan = plan_batches(groups(pts.writers, pts.seqs), progress, encode.MAX_METRICS_PER_BATCH)
-        pipe: Pipeline[Batch] = Pipeline(self.remotes if len(plan) > 1 else self.remotes[:1])
+        plan = plan_batches(pts.groups, progress, encode.MAX_METRICS_PER_BATCH)
+        pipe: Pipeline[Batch] = Pipeline(self.remote, self.pipeline if len(plan) > 1 else 1)
         sent = 0
         try:
             for batch in plan:
                 if self.stop.is_set():
                     break
-                body = self.metrics_body(batch, pts) if batch.slices else None
+                body = pts.text.body(self.run_id, batch.slices) if batch.slices else None
                 sent += self.acknowledged(progress, pipe.submit(body, batch))
             sent += self.acknowledged(progress, pipe.drain())
         finally:
@@ -279,12 +280,6 @@ class RunUpload:
                 why="null value or timestamp before 1970",
             )
         return sent
-
-    def metrics_body(self, batch: Batch, pts: Points) -> str:
-        fragments: list[str] = []
-        for a, b in batch.slices:
-            fragments.extend(pts.fragments[a:b])
-        return encode.batch_body(self.run_id, fragments)
 
     def acknowledged(self, progress: dict[str, WriterProgress], batches: list[Batch]) -> int:
         """Record batches the remote acknowledged (in plan order); the points they held."""

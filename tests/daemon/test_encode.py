@@ -100,7 +100,7 @@ def test_timestamps_floor_to_milliseconds():
     assert encode.timestamp_ms(1_700_000_000_123_999) == 1_700_000_000_123
 
 
-def test_arrow_fragments_say_exactly_what_the_reference_encoder_says():
+def test_arrow_text_says_exactly_what_the_reference_encoder_says():
     import numpy as np
     import pyarrow as pa
 
@@ -123,13 +123,14 @@ def test_arrow_fragments_say_exactly_what_the_reference_encoder_says():
     tags = [["Loss/train", "a@b", "ключ", 'q"uote\\'][i % 4] for i in range(n)]
     ts = [1_700_000_000_000 + i for i in range(n)]
     steps = [(-(2**63) if i == 0 else 2**63 - 1 if i == 1 else i) for i in range(n)]
-    frags = encode.metric_fragments(
+    text = encode.metric_text(
         pa.array(tags),
         pa.array(values, pa.float64()),
         pa.array(ts, pa.int64()),
         pa.array(steps, pa.int64()),
     )
-    got = json.loads(encode.batch_body("r", frags))
+    assert len(text) == n
+    got = json.loads(text.body("r", [(0, n)]))
     want = json.loads(
         encode.metrics_body("r", [encode.mlflow_key(t) for t in tags], values, ts, steps)
     )
@@ -140,3 +141,28 @@ def test_arrow_fragments_say_exactly_what_the_reference_encoder_says():
             assert a["value"] == b["value"]
         else:  # the very same double ("0" and "0.0" both are)
             assert float(a["value"]).hex() == b["value"].hex()
+
+
+def test_a_body_holds_exactly_the_points_of_its_slices():
+    import pyarrow as pa
+
+    values = [0.5, -0.0, 2.0, 1e-7, 3.0, 4.0, 5.0]  # finite: the path without NaN/inf fix-ups
+    n = len(values)
+    text = encode.metric_text(
+        pa.array([f"k{i % 2}" for i in range(n)]),
+        pa.array(values, pa.float64()),
+        pa.array(range(100, 100 + n), pa.int64()),
+        pa.array(range(n), pa.int64()),
+    )
+    got = json.loads(text.body("run-1", [(0, 2), (2, 2), (4, 6)]))
+    assert got["run_id"] == "run-1"
+    assert [(m["key"], m["step"], m["timestamp"]) for m in got["metrics"]] == [
+        ("k0", 0, 100),
+        ("k1", 1, 101),
+        ("k0", 4, 104),
+        ("k1", 5, 105),
+    ]
+    assert [float(m["value"]).hex() for m in got["metrics"]] == [
+        v.hex() for v in (0.5, -0.0, 3.0, 4.0)
+    ]
+    assert json.loads(text.body("r", [])) == {"run_id": "r", "metrics": []}

@@ -1,14 +1,16 @@
+import numpy as np
 from localtrack_daemon.plan import Batch, Group, Mark, apply_marks, groups, plan_batches
 from localtrack_daemon.state import WriterProgress
 
 
 def test_groups_split_on_writer_and_seq():
-    assert groups(["a", "a", "a", "b"], [1, 1, 2, 2]) == [
+    codes, seqs = np.array([0, 0, 0, 1, 1]), np.array([1, 1, 2, 2, 2])
+    assert groups(["a", "b"], codes, seqs) == [
         Group("a", 1, 0, 2),
         Group("a", 2, 2, 1),
-        Group("b", 2, 3, 1),
+        Group("b", 2, 3, 2),
     ]
-    assert groups([], []) == []
+    assert groups([], np.zeros(0, int), np.zeros(0, int)) == []
 
 
 def test_batches_hold_at_most_limit_rows_and_every_row_once():
