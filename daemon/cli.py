@@ -49,6 +49,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         "workers by default; 1 for a single-worker server; always 1 after a failure)",
     )
     p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=4,
+        help="log-batch requests in flight over all runs (4: MLflow holds two database "
+        "connections per request, and 8 at once exhaust one server worker's default pool)",
+    )
+    p.add_argument(
         "--grace",
         type=float,
         default=60.0,
@@ -99,6 +106,7 @@ def _options(args: argparse.Namespace, *, once: bool) -> Options:
         grace_s=args.grace,
         timeout_s=args.timeout,
         pipeline=args.pipeline,
+        max_in_flight=args.max_in_flight,
         backoff_max_s=args.backoff_max,
         once=once,
     )
@@ -152,9 +160,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     code = daemon.run()
     sys.stderr.write(f"\rsync: {progress.sent} points sent from {len(progress.runs)} runs\n")
-    for r in report_all(opts.root, opts.uri):
+    reports = report_all(opts.root, opts.uri)
+    for r in reports:
         if r.status != "synced":
             sys.stderr.write(r.line() + "\n")
+    if code == 0 and any(r.status == "needs a person" for r in reports):
+        return 1
+    if code == 0 and any(r.status == "retry later" for r in reports):
+        return 2  # a failure this pass did not clear: never report success over it
     return code
 
 

@@ -3,11 +3,16 @@
 Splitting them lets one thread keep several requests in flight (send on one lane, then read
 the oldest lane's reply) with no sender threads to hand bodies to. A lane takes its connection
 from the Remote's requests session, so proxies, TLS settings and credentials are the session's.
+
+Every request in flight holds one of the daemon's `slots` (a semaphore shared by all upload
+threads): MLflow's SQL store holds two pooled database connections per log-batch, and eight at
+once exhaust its default pool of 15, which stalls every request for the pool's 30 s timeout.
 """
 
 from __future__ import annotations
 
 import errno
+import threading
 from typing import NoReturn
 
 import requests
@@ -23,7 +28,13 @@ WHAT = "runs/log-batch"
 class Lane:
     """A connection of `session`'s pool to `url`; at most one request in flight."""
 
-    def __init__(self, session: requests.Session, url: str, timeout: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        timeout: tuple[float, float],
+        slots: threading.Semaphore | None = None,
+    ) -> None:
         prepared = session.prepare_request(requests.Request("POST", url))
         adapter = session.get_adapter(url)
         assert isinstance(adapter, requests.adapters.HTTPAdapter)
@@ -38,16 +49,36 @@ class Lane:
         self.where = url
         self.conn: HTTPConnection | None = None
         self.in_flight = False
+        self.slots = slots
+        self._body = b""
+        self._reused = False
 
-    def send(self, body: bytes) -> None:
-        """Write one request; its reply is read by `receive()`."""
+    def send(self, body: bytes, *, wait: bool = True) -> bool:
+        """Write one request (its reply is read by `receive()`), once a slot is free; with
+        `wait=False`, return False at once when none is."""
         assert not self.in_flight, "receive() the reply before sending again"
+        if self.slots is not None and not self.slots.acquire(blocking=wait):
+            return False
+        self.in_flight = True
+        self._body = body
+        self._reused = self._connect()
+        self._write(body)
+        return True
+
+    def _connect(self) -> bool:
+        """A connection to write on; True when it is a kept-alive one."""
         conn = self.conn
+        if conn is not None and conn.sock is not None and not conn.is_connected:
+            conn.close()  # the server closed it while it was idle; request() opens it again
         if conn is None:
             got = self.pool._get_conn()  # a kept-alive one, or a new one if it was dropped
             assert isinstance(got, HTTPConnection)
             conn = self.conn = got
-        self.in_flight = True
+        return conn.sock is not None
+
+    def _write(self, body: bytes) -> None:
+        conn = self.conn
+        assert conn is not None
         conn.timeout = self.connect_s
         try:
             if self.pool.proxy is not None and conn.sock is None:
@@ -68,14 +99,32 @@ class Lane:
         conn.timeout = self.read_s
 
     def receive(self) -> tuple[int, str]:
-        """The reply to the request sent: its status and text (RetryLater when there is none)."""
+        """The reply to the request sent: its status and text (RetryLater when there is none).
+
+        A kept-alive connection the server closed just as the request went out gives no reply
+        at all: the request is then written once more on a new connection (log-batch requests
+        are idempotent), as browsers do."""
         assert self.in_flight and self.conn is not None, "send() before receive()"
         try:
-            reply = self.conn.getresponse()
-            text = reply.data.decode("utf-8", errors="replace")
+            return self._read()
+        except ConnectionError as e:  # RemoteDisconnected, reset, broken pipe
+            if not self._reused:
+                self._fail(e)
         except (OSError, urllib3.exceptions.HTTPError) as e:
             self._fail(e)
-        self.in_flight = False
+        self.conn.close()
+        self._reused = False
+        self._write(self._body)
+        try:
+            return self._read()
+        except (OSError, urllib3.exceptions.HTTPError) as e:
+            self._fail(e)
+
+    def _read(self) -> tuple[int, str]:
+        assert self.conn is not None
+        reply = self.conn.getresponse()
+        text = reply.data.decode("utf-8", errors="replace")
+        self._done()
         if self.conn.is_closed:  # the server closed it (Connection: close)
             self.release()
         return reply.status, text
@@ -85,6 +134,12 @@ class Lane:
         if isinstance(e, (TimeoutError, urllib3.exceptions.TimeoutError)):
             raise RetryLater(f"{WHAT}: timed out ({type(e).__name__})") from None
         raise RetryLater(f"{WHAT}: cannot reach {self.where} ({type(e).__name__})") from None
+
+    def _done(self) -> None:
+        self.in_flight = False
+        self._body = b""
+        if self.slots is not None:
+            self.slots.release()
 
     def release(self) -> None:
         """Give the connection back to the pool (closed first if a reply is still due)."""
@@ -101,4 +156,5 @@ class Lane:
             self.conn.close()
             self.pool._put_conn(None)
             self.conn = None
-        self.in_flight = False
+        if self.in_flight:
+            self._done()

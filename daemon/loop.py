@@ -46,6 +46,9 @@ class Options:
     watch: bool = True
     pipeline: int = 2
     """Log-batch requests of one run in flight at once."""
+    max_in_flight: int = 4
+    """Log-batch requests in flight over all runs (MLflow holds two pooled database
+    connections per request: 8 at once exhaust one server worker's default pool of 15)."""
 
 
 @dataclass
@@ -128,6 +131,7 @@ class Daemon:
         self._wake = threading.Condition()
         self._local = threading.local()
         self._remotes: list[Remote] = []
+        self._in_flight = threading.BoundedSemaphore(max(1, self.opts.max_in_flight))
         self._experiments: dict[str, str] = {}
         self._rng = random.Random()
         self._next_scan = 0.0
@@ -240,7 +244,9 @@ class Daemon:
         """This upload thread's HTTP session (its pool holds a connection per request in flight)."""
         remote: Remote | None = getattr(self._local, "remote", None)
         if remote is None:
-            remote = self._local.remote = Remote(self.opts.uri, timeout=self.opts.timeout_s)
+            remote = self._local.remote = Remote(
+                self.opts.uri, timeout=self.opts.timeout_s, slots=self._in_flight
+            )
             self._remotes.append(remote)
         return remote
 

@@ -26,11 +26,13 @@ class Pipeline(Generic[T]):
     def submit(self, body: bytes | None, item: T) -> list[T]:
         """Send `body` (None: nothing to send); return the items acknowledged so far, in order."""
         lane: Lane | None = None
-        if body is not None:
-            while all(x.in_flight for x in self.lanes):
-                self._receive_oldest()
-            lane = next(x for x in self.lanes if not x.in_flight)
-            lane.send(body)
+        while body is not None:
+            lane = next((x for x in self.lanes if not x.in_flight), None)
+            busy = any(x.in_flight for x in self.lanes)
+            # With one of ours in flight, wait for its reply rather than for a free slot.
+            if lane is not None and lane.send(body, wait=not busy):
+                break
+            self._receive_oldest()
         self._window.append((lane, item))
         return self._acknowledged()
 

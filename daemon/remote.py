@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -114,7 +115,9 @@ class Remote:
         *,
         credentials: Credentials | None = None,
         timeout: float = 30.0,
+        slots: threading.Semaphore | None = None,
     ) -> None:
+        """`slots`: shared by every Remote of a daemon, one per log-batch request in flight."""
         self.uri = uri
         self.url = public_url(uri)
         self.timeout = (min(timeout, 10.0), timeout)
@@ -127,6 +130,7 @@ class Remote:
         creds = credentials if credentials is not None else Credentials.from_env(uri)
         self.credentials = creds
         self._lanes: list[Lane] = []
+        self._slots = slots
         if creds.token:
             self.session.headers["Authorization"] = f"Bearer {creds.token}"
         elif creds.username is not None and creds.password is not None:
@@ -230,7 +234,8 @@ class Remote:
     def lanes(self, n: int) -> list[Lane]:
         """`n` connections to runs/log-batch, kept for the session's life (see lane.py)."""
         while len(self._lanes) < n:
-            self._lanes.append(Lane(self.session, f"{self.url}{API}/{LOG_BATCH}", self.timeout))
+            url = f"{self.url}{API}/{LOG_BATCH}"
+            self._lanes.append(Lane(self.session, url, self.timeout, self._slots))
         return self._lanes[:n]
 
     def log_batch(self, body: str) -> None:
