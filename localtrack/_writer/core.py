@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,13 @@ from localtrack._writer import lifecycle
 from localtrack._writer.blocks import ScalarBlock, TakenBlock
 from localtrack._writer.compactor import Compactor
 from localtrack._writer.identity import WriterIdentity, run_metadata
-from localtrack._writer.sealing import seal_records, seal_scalars, seal_tagged
+from localtrack._writer.sealing import (
+    SCALAR_WIDTH,
+    scalar_rows,
+    seal_records,
+    seal_scalars,
+    seal_tagged,
+)
 from localtrack._writer.values import SnapshotPool, WarnOnce
 
 ON_FULL = ("block", "drop")
@@ -38,6 +45,8 @@ ON_FULL = ("block", "drop")
 SEAL_EARLY_BYTES = 4 << 20
 """Unsealed snapshot bytes that wake the sealer before its deadline."""
 
+SCALAR_STEP = 2048
+"""Rows the scalars buffer grows between two calls of scalar_pressure() past its soft cap."""
 SEAL_PART_VALUES = ROW_GROUP_ROWS
 """run.log numbers per table built: a bigger block is sealed as several segments."""
 
@@ -77,6 +86,11 @@ class RunWriter:
         self.flush_secs = float(flush_secs)
         self.max_rows = int(max_rows)
         self.hard_cap = 2 * self.max_rows
+        self.scalar_hard_cap = 2 * self.max_rows  # rows of the flat scalars buffer
+        # The scalars buffer's length at which the hot path calls scalar_pressure(): the soft
+        # cap again after each seal takes the buffer, a step higher after each call, so a
+        # buffer past the soft cap costs one call per SCALAR_STEP rows, not one per row.
+        self.scalar_limit = [SCALAR_WIDTH * self.max_rows]
         # run.log's numbers cost 8 bytes each (no tuple), and a seal's cost barely grows with
         # its size: the columns may hold a few fsyncs' worth of steps before on_full applies.
         self.block_soft_cap = 8 * self.max_rows
@@ -98,6 +112,9 @@ class RunWriter:
         self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
         # Re-entrant: a SIGTERM handler may close() while the main thread is inside flush().
         self._seal_lock = threading.RLock()
+        # Held while the sealer takes a buffer and while a logging call drops a row it just
+        # added (on_full="drop"), so the row dropped is one that was added, counted once.
+        self._take_lock = threading.Lock()
         self._wake = threading.Event()
         self._drained = threading.Event()
         self._stopping = False
@@ -119,13 +136,28 @@ class RunWriter:
         sealer; at the hard cap (2x) apply the on_full policy."""
         if not self._wake.is_set():  # is_set() is an attribute read; set() takes a lock
             self._wake.set()
-        if len(rows) < self.hard_cap:
+        self._apply_cap(rows, self.hard_cap, 1)
+
+    def scalar_pressure(self, rows: list[Any]) -> None:
+        """Called by the hot path when the flat scalars buffer reached scalar_limit."""
+        if not self._wake.is_set():
+            self._wake.set()
+        cap = self.scalar_hard_cap * SCALAR_WIDTH
+        self.scalar_limit[0] = min(len(rows) + SCALAR_STEP * SCALAR_WIDTH, cap)
+        self._apply_cap(rows, self.scalar_hard_cap, SCALAR_WIDTH)
+
+    def _apply_cap(self, rows: list[Any], hard_cap: int, width: int) -> None:
+        """At `hard_cap` rows of `width` items, apply the on_full policy to the newest row."""
+        cap = hard_cap * width
+        if len(rows) < cap:
             return
         if self._dropping():
-            rows.pop()
-            self.dropped += 1
+            with self._take_lock:
+                if len(rows) >= cap:
+                    del rows[-width:]
+                    self.dropped += 1
             return
-        self._wait_while(lambda: len(rows) >= self.hard_cap)
+        self._wait_while(lambda: len(rows) >= cap)
 
     def admit(self, block: ScalarBlock) -> bool:
         """Called by run.log before it adds to a block holding block_soft_cap numbers or more:
@@ -167,10 +199,11 @@ class RunWriter:
             return
         self._wake.set()
         if self._dropping():
-            if rows and rows[-1] is item:  # not taken by the sealer yet
-                rows.pop()
-                self.bytes_in -= nbytes
-                self.dropped += 1
+            with self._take_lock:
+                if rows and rows[-1] is item:  # not taken by the sealer yet
+                    rows.pop()
+                    self.bytes_in -= nbytes
+                    self.dropped += 1
             return
         self._wait_while(lambda: self.bytes_in - self.bytes_out > self.max_pending_bytes)
 
@@ -188,7 +221,10 @@ class RunWriter:
 
     def _seal_all(self) -> None:
         for stream, rows in self.buffers.items():
-            chunk = _take(rows)
+            with self._take_lock:
+                chunk = _take(rows)
+                if stream == "scalars":
+                    self.scalar_limit[0] = SCALAR_WIDTH * self.max_rows
             block = self.scalar_block.take() if stream == "scalars" else None
             if not chunk and block is None:
                 continue
@@ -232,18 +268,24 @@ class RunWriter:
         try:
             return self._build_rows(stream, chunk, seq, block)
         except Exception as exc:
-            chunk = chunk + (block.rows() if block is not None else [])
-            good = [row for row in chunk if self._builds(stream, row, seq)]
+            rows = scalar_rows(chunk) if stream == "scalars" else chunk
+            rows += block.rows() if block is not None else []
+            good = [row for row in rows if self._builds(stream, [row], seq)]
             print(
-                f"localtrack: {len(chunk) - len(good)} {stream} row(s) could not be stored "
+                f"localtrack: {len(rows) - len(good)} {stream} row(s) could not be stored "
                 f"({exc!r}); the other {len(good)} were kept",
                 file=sys.stderr,
             )
-            return self._build_rows(stream, good, seq) if good else None
+            return self._build_rows(stream, self._chunk(stream, good), seq) if good else None
 
-    def _builds(self, stream: str, row: Any, seq: int) -> bool:
+    @staticmethod
+    def _chunk(stream: str, rows: list[Any]) -> list[Any]:
+        """A buffer's content holding `rows` (the scalars buffer is flat)."""
+        return list(chain.from_iterable(rows)) if stream == "scalars" else rows
+
+    def _builds(self, stream: str, rows: list[Any], seq: int) -> bool:
         try:
-            self._build_rows(stream, [row], seq)
+            self._build_rows(stream, self._chunk(stream, rows), seq)
         except Exception:
             return False
         return True

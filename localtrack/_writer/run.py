@@ -51,9 +51,9 @@ class Run:
         self.name = core.marker["name"]
         self.dir = str(core.run_dir)
         self.resumed = resumed
-        self._scalars: list[Any] = core.buffers["scalars"]
+        self._scalars: list[Any] = core.buffers["scalars"]  # flat: see sealing.py
         self._block = core.scalar_block
-        self._max_rows = core.max_rows
+        self._limit = core.scalar_limit  # shared with the core, which moves it
         self._block_cap = core.block_soft_cap
         self._closed = False
         self._step = 0
@@ -120,13 +120,13 @@ class Run:
         rows = self._scalars
         for key, value in data.items():
             if type(value) is float or type(value) is int:
-                rows.append((key, value, step, now))
+                rows.extend((key, value, step, now))
             else:
                 self._log_other(str(key), value, step, now)
         self._observe(data)
         self._advance(step, commit)
-        if len(rows) >= self._max_rows:
-            self._core.pressure(rows)
+        if len(rows) >= self._limit[0]:
+            self._core.scalar_pressure(rows)
 
     def _advance(self, step: int, commit: bool | None) -> None:
         if commit or commit is None:
@@ -153,7 +153,7 @@ class Run:
         if isinstance(value, Mapping):
             for sub, v in flatten(value, f"{key}/").items():
                 if type(v) is float or type(v) is int:
-                    self._scalars.append((sub, v, step, now))
+                    self._scalars.extend((sub, v, step, now))
                 elif not isinstance(v, Mapping):
                     self._log_other(sub, v, step, now)
             return
@@ -165,7 +165,7 @@ class Run:
         if stream == "scalars":
             if type(payload) is not float and type(payload) is not int:
                 self._core.device_scalars += 1
-            self._scalars.append((key, payload, step, now))
+            self._scalars.extend((key, payload, step, now))
         elif isinstance(payload, list):
             for p in payload:
                 self._core.put(stream, (key, step, now, p))

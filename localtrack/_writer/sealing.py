@@ -1,7 +1,10 @@
 """Sealing turns buffered rows into one Arrow table per stream, off the training thread.
 
 Row shapes in the buffers (appended by the hot path, consumed here):
-- scalars: (tag, value, step, wall_time_seconds); value is a float/int or a device tensor
+- scalars: flat, four items per row, tag, value, step, wall_time_seconds (value a float/int or
+  a device tensor), added by one `list.extend((tag, value, step, time))`: atomic under the GIL,
+  so threads may share the buffer; the extend's tuple is freed at once (and reused), and the
+  seal reads each column as one slice (`buffer[1::4]`), with no per-row tuple to take apart
 - run.log's plain numbers: columns in a ScalarBlock (localtrack._writer.blocks), sealed as scalars
 - other tagged streams: (tag, step, wall_time_seconds, payload, nbytes), payload a dict of the
   stream's payload columns or a zero-argument callable returning one (deferred work such as
@@ -14,8 +17,7 @@ pyarrow import pandas.
 
 from __future__ import annotations
 
-from itertools import repeat
-from operator import itemgetter
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -34,7 +36,8 @@ from localtrack._writer.values import (
     resolve_scalars,
 )
 
-_TAG, _VALUE, _STEP, _TIME = (itemgetter(i) for i in range(4))
+SCALAR_WIDTH = 4
+"""Items per row in the flat scalars buffer: tag, value, step, wall time."""
 _TIMESTAMP = pa.timestamp("us")
 _DOUBLE_MAX = int(np.finfo(np.float64).max)
 
@@ -76,8 +79,14 @@ def _table(stream: str, columns: dict[str, pa.Array]) -> pa.Table:
 # ---- scalars -----------------------------------------------------------------------------
 
 
+def scalar_rows(flat: list[Any]) -> list[tuple[Any, ...]]:
+    """The (tag, value, step, time) rows of a flat scalars buffer."""
+    items = iter(flat)
+    return list(zip(items, items, items, items, strict=True))
+
+
 def seal_scalars(
-    rows: list[tuple[Any, ...]],
+    flat: list[Any],
     run_id: str,
     ident: WriterIdentity,
     seq: int,
@@ -85,18 +94,20 @@ def seal_scalars(
     block: TakenBlock | None = None,
     device: bool = False,
 ) -> pa.Table | None:
-    """The scalars table of add_scalar rows and run.log's block of plain numbers.
+    """The scalars table of add_scalar rows (a flat buffer) and run.log's block of numbers.
 
     `device` says device tensors may be among the values: they are then moved in one
     transfer per device. Rows the hot path did not vet (steps, tags, times) are vetted here,
     one by one, only when the vectorised conversion refuses the chunk.
     """
     try:
-        return _scalar_table(rows, block, device, run_id, ident, seq)
+        return _scalar_table(flat, block, device, run_id, ident, seq)
     except (TypeError, ValueError, OverflowError, UnicodeError, pa.ArrowException):
-        flat = rows + (block.rows() if block is not None else [])
-        good = [r for r in map(_vet_scalar_row, flat, repeat(warn)) if r is not None]
-        return _scalar_table(good, None, device, run_id, ident, seq) if good else None
+        rows = scalar_rows(flat) + (block.rows() if block is not None else [])
+        good = [r for r in map(_vet_scalar_row, rows, repeat(warn)) if r is not None]
+        if not good:
+            return None
+        return _scalar_table(list(chain.from_iterable(good)), None, device, run_id, ident, seq)
 
 
 def _vet_scalar_row(row: tuple[Any, ...], warn: WarnOnce) -> tuple[Any, ...] | None:
@@ -122,39 +133,52 @@ def _check_tags(names: list[Any]) -> None:
 
 
 def _tag_codes(tags: list[Any]) -> tuple[np.ndarray, list[str]]:
-    """Dictionary codes of the tags and the distinct tags; tags repeat, so this is cheap."""
+    """Dictionary codes of the tags and the distinct tags.
+
+    A training loop logs the same tags in the same order every step: when the tags repeat
+    with a period, the codes are that period's, tiled, found by list compares that mostly
+    compare identical string objects; other mixes are coded one tag at a time."""
+    n = len(tags)
+    if n == 0:
+        return np.zeros(0, np.int32), []
+    first = tags.count(tags[0])
+    if first == n:  # one tag
+        _check_tags(tags[:1])
+        return np.zeros(n, np.int32), tags[:1]
+    period = tags.index(tags[0], 1) if first > 1 else n
+    head = tags[:period]
+    if period < n and tags[period:] == tags[:-period] and len(set(head)) == period:
+        _check_tags(head)
+        return np.resize(np.arange(period, dtype=np.int32), n), head
     names = list(dict.fromkeys(tags))
     _check_tags(names)
-    if len(names) == 1:  # a loop logging one tag
-        return np.zeros(len(tags), np.int32), names
     position = {t: i for i, t in enumerate(names)}
-    return np.fromiter(map(position.__getitem__, tags), np.int32, len(tags)), names
+    return np.fromiter(map(position.__getitem__, tags), np.int32, n), names
 
 
-def _steps(rows: list[tuple[Any, ...]]) -> np.ndarray:
+def _steps(steps: list[Any]) -> np.ndarray:
     try:
-        return np.fromiter(map(_STEP, rows), np.int64, len(rows))
+        return np.fromiter(steps, np.int64, len(steps))
     except TypeError:  # global_step=None is TensorBoard's step 0
-        steps = (0 if s is None else s for s in map(_STEP, rows))
-        return np.fromiter(steps, np.int64, len(rows))
+        return np.fromiter((0 if s is None else s for s in steps), np.int64, len(steps))
 
 
 def _scalar_table(
-    rows: list[tuple[Any, ...]],
+    flat: list[Any],
     block: TakenBlock | None,
     device: bool,
     run_id: str,
     ident: WriterIdentity,
     seq: int,
 ) -> pa.Table:
-    n = len(rows)  # one C-level pass per column: this holds the GIL, per row
-    codes, names = _tag_codes(list(map(_TAG, rows)))
-    steps = _steps(rows)
-    times = np.fromiter(map(_TIME, rows), np.float64, n)
+    n = len(flat) // SCALAR_WIDTH  # one slice and one C-level pass per column (GIL held)
+    codes, names = _tag_codes(flat[0::SCALAR_WIDTH])
+    steps = _steps(flat[2::SCALAR_WIDTH])
+    times = np.fromiter(flat[3::SCALAR_WIDTH], np.float64, n)
     if device:
-        value_arr = np.array(resolve_scalars(list(map(_VALUE, rows))), dtype=np.float64)
+        value_arr = np.array(resolve_scalars(flat[1::SCALAR_WIDTH]), dtype=np.float64)
     else:
-        value_arr = np.fromiter(map(_VALUE, rows), np.float64, n)
+        value_arr = np.fromiter(flat[1::SCALAR_WIDTH], np.float64, n)
     if block is not None:  # plain numbers only (the hot path checked)
         d_codes, d_names, d_values, d_steps, d_times = block.columns()
         _check_tags(d_names)

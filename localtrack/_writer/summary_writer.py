@@ -45,7 +45,7 @@ _now = time.time
 
 
 class _ClosedRows(list):  # type: ignore[type-arg]
-    """Stands in for a buffer after close(): appending raises with the fix."""
+    """Stands in for a buffer after close(): adding to it raises with the fix."""
 
     def __init__(self, what: str) -> None:
         super().__init__()
@@ -55,6 +55,9 @@ class _ClosedRows(list):  # type: ignore[type-arg]
         raise ClosedError(
             f"cannot log to {self._what} after close(); create a new writer to log more"
         )
+
+    def extend(self, row: object) -> None:
+        self.append(row)
 
 
 def default_log_dir(comment: str = "") -> str:
@@ -91,8 +94,8 @@ class SummaryWriter:
             start_payload={"comment": comment, "filename_suffix": filename_suffix},
         )
         self._warn = self._core.warn
-        self._max_rows = self._core.max_rows
-        self._scalars: list[Any] = self._core.buffers["scalars"]
+        self._limit = self._core.scalar_limit  # shared with the core, which moves it
+        self._scalars: list[Any] = self._core.buffers["scalars"]  # flat: see sealing.py
         self._closed = False
         if purge_step is not None:
             try:
@@ -113,15 +116,15 @@ class SummaryWriter:
         new_style: bool = False,
         double_precision: bool = False,
     ) -> None:
-        """Log one number. Costs one tuple append; tag, step and time are vetted when sealing."""
+        """Log one number. Costs one list.extend; tag, step and time are vetted when sealing."""
         if type(scalar_value) is not float:
             scalar_value = self._capture(tag, scalar_value)
             if scalar_value is None:
                 return
         rows = self._scalars
-        rows.append((tag, scalar_value, global_step, _now() if walltime is None else walltime))
-        if len(rows) >= self._max_rows:
-            self._core.pressure(rows)
+        rows.extend((tag, scalar_value, global_step, _now() if walltime is None else walltime))
+        if len(rows) >= self._limit[0]:
+            self._core.scalar_pressure(rows)
 
     def _capture(self, tag: Any, value: Any) -> Any:
         if self._closed:

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from localtrack import SummaryWriter
 from localtrack._store.segments import read_stream
+from localtrack._writer.sealing import SCALAR_WIDTH
 
 RANK_CODE = textwrap.dedent(
     """
@@ -57,8 +58,9 @@ def tiny_writer_with_slow_disk(run_dir, monkeypatch, on_full, delay):
 
     monkeypatch.setattr(core, "publish", slow_publish)
     w = SummaryWriter(run_dir, on_full=on_full)
-    w._core.max_rows = w._max_rows = 100
-    w._core.hard_cap = 400
+    w._core.max_rows = 100
+    w._core.scalar_limit[0] = 100 * SCALAR_WIDTH
+    w._core.hard_cap = w._core.scalar_hard_cap = 400
     return w
 
 
@@ -66,7 +68,7 @@ def log_and_watch_the_buffer(w, n):
     peak = 0
     for step in range(n):
         w.add_scalar("x", 1.0, step)
-        peak = max(peak, len(w._core.buffers["scalars"]))
+        peak = max(peak, len(w._core.buffers["scalars"]) // SCALAR_WIDTH)  # rows
     return peak
 
 

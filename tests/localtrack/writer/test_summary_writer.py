@@ -42,6 +42,23 @@ def test_scalars_come_back_exactly(tmp_path):
     assert {r["pid"] for r in got} == {__import__("os").getpid()}
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        ["a", "b", "c"] * 40 + ["a"],  # a loop's tags in the same order, one step cut short
+        ["a", "b", "a", "c"] * 30,  # repeats, but "a" twice per period
+        ["x"] * 50 + ["y"] * 50,  # one tag, then another
+        [f"t{i % 7}" for i in range(70)] + ["t0", "t2"],
+    ],
+)
+def test_the_tag_of_every_scalar_comes_back(tmp_path, pattern):
+    with SummaryWriter(tmp_path / "r") as w:
+        for i, tag in enumerate(pattern):
+            w.add_scalar(tag, float(i), i)
+    got = sorted((r["step"], r["tag"], r["value"]) for r in rows(tmp_path / "r", "scalars"))
+    assert got == [(i, tag, float(i)) for i, tag in enumerate(pattern)]
+
+
 def test_log_dir_defaults_like_tensorboard(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LOCALTRACK_DIR", raising=False)
