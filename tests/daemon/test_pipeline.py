@@ -90,7 +90,7 @@ def test_the_daemon_slots_cap_requests_over_all_runs(server):
     for r in remotes:
         r.close()
     assert all(a == list(range(10)) for a in acked)
-    assert server.served == 40 and server.most == 3
+    assert server.served == 40 and 2 <= server.most <= 3  # overlapping, never past the cap
     assert slots.acquire(blocking=False) and slots.acquire(blocking=False)  # all given back
     assert slots.acquire(blocking=False)
 
