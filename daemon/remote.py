@@ -155,9 +155,7 @@ class Remote:
         if isinstance(body, str):
             body = body.encode("utf-8")
         request = requests.Request(method, self.url + path, data=body, headers=headers)
-        return self._send(self.session.prepare_request(request), what)
-
-    def _send(self, prepared: requests.PreparedRequest, what: str) -> requests.Response:
+        prepared = self.session.prepare_request(request)
         try:
             reply = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as e:

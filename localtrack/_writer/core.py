@@ -85,8 +85,7 @@ class RunWriter:
         self.run_id = self.marker["run_id"]
         self.flush_secs = float(flush_secs)
         self.max_rows = int(max_rows)
-        self.hard_cap = 2 * self.max_rows
-        self.scalar_hard_cap = 2 * self.max_rows  # rows of the flat scalars buffer
+        self.hard_cap = 2 * self.max_rows  # rows; the flat scalars buffer holds rows of 4 items
         # The scalars buffer's length at which the hot path calls scalar_pressure(): the soft
         # cap again after each seal takes the buffer, a step higher after each call, so a
         # buffer past the soft cap costs one call per SCALAR_STEP rows, not one per row.
@@ -142,13 +141,12 @@ class RunWriter:
         """Called by the hot path when the flat scalars buffer reached scalar_limit."""
         if not self._wake.is_set():
             self._wake.set()
-        cap = self.scalar_hard_cap * SCALAR_WIDTH
+        cap = self.hard_cap * SCALAR_WIDTH
         self.scalar_limit[0] = min(len(rows) + SCALAR_STEP * SCALAR_WIDTH, cap)
-        self._apply_cap(rows, self.scalar_hard_cap, SCALAR_WIDTH)
+        self._apply_cap(rows, cap, SCALAR_WIDTH)
 
-    def _apply_cap(self, rows: list[Any], hard_cap: int, width: int) -> None:
-        """At `hard_cap` rows of `width` items, apply the on_full policy to the newest row."""
-        cap = hard_cap * width
+    def _apply_cap(self, rows: list[Any], cap: int, width: int) -> None:
+        """At `cap` items (rows of `width` items), apply the on_full policy to the newest row."""
         if len(rows) < cap:
             return
         if self._dropping():

@@ -60,7 +60,7 @@ def tiny_writer_with_slow_disk(run_dir, monkeypatch, on_full, delay):
     w = SummaryWriter(run_dir, on_full=on_full)
     w._core.max_rows = 100
     w._core.scalar_limit[0] = 100 * SCALAR_WIDTH
-    w._core.hard_cap = w._core.scalar_hard_cap = 400
+    w._core.hard_cap = 400
     return w
 
 
