@@ -6,10 +6,13 @@ Fixtures (all function-scoped unless said otherwise):
   downloaded browser), headless, with the flags of docs/UI.md. ``launch()`` gives it a fresh
   temporary ``--user-data-dir`` of its own, deleted when the session ends. Skips only when
   ``/usr/bin/chromium`` is missing (``scripts/test`` installs it).
-- ``page``: a new context (1280×800) and page. Every request is routed: http(s) or ws to
+- ``page``: ``new_page()``, the page most tests want.
+- ``new_page``: ``new_page(**context_options)`` opens a new context (1280×800 unless
+  ``viewport=`` says otherwise; any option of ``Browser.new_context``, e.g.
+  ``bypass_csp=True``) and a page in it. Every request is routed: http(s) or ws to
   ``127.0.0.1``, ``localhost`` or ``[::1]``, and ``data:`` / ``blob:`` URLs go through; any
   other request is aborted and its URL appended to ``blocked_requests``. At teardown the test
-  fails if any request was blocked, if the page raised an uncaught error, or if a dialog
+  fails if any request was blocked, if a page raised an uncaught error, or if a dialog
   (``alert``, ``confirm``, ``prompt``) opened (dialogs are dismissed at once, and recorded).
 - ``blocked_requests``: the URLs the page tried to reach off loopback (the list that
   ``page`` fills; also ``page.blocked``).
@@ -22,9 +25,6 @@ Fixtures (all function-scoped unless said otherwise):
   stopped at teardown.
 - ``screenshot``: ``screenshot(page, name)`` saves ``build/screenshots/<name>.png`` (ignored by
   git) and returns its path.
-
-Helpers: ``without_token(url)`` (the URL with its ``token`` parameter removed) and
-``LOOPBACK`` (the host names a page may reach).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -57,13 +57,6 @@ def is_allowed(url: str) -> bool:
     if parts.scheme in ("data", "blob", "about"):
         return True
     return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname in LOOPBACK
-
-
-def without_token(url: str) -> str:
-    """The same URL with its ``token`` query parameter removed."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @pytest.fixture(scope="session")
@@ -99,10 +92,10 @@ def dialogs() -> list[str]:
 
 
 @pytest.fixture
-def page(
+def new_page(
     browser: Any, blocked_requests: list[str], page_errors: list[str], dialogs: list[str]
-) -> Iterator[Any]:
-    context = browser.new_context(viewport=VIEWPORT)
+) -> Iterator[Callable[..., Any]]:
+    contexts: list[Any] = []
 
     def route(route: Any) -> None:
         url = route.request.url
@@ -116,24 +109,37 @@ def page(
         dialogs.append(f"{d.type}: {d.message}")
         d.dismiss()
 
-    context.route("**/*", route)
-    new = context.new_page()
-    new.blocked = blocked_requests
-    new.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
-    new.on(
-        "console",
-        lambda msg: page_errors.append(f"console: {msg.text}") if msg.type == "error" else None,
-    )
-    new.on("dialog", dialog)
+    def console(msg: Any) -> None:
+        if msg.type == "error":
+            page_errors.append(f"console: {msg.text}")
+
+    def open_page(**context_options: Any) -> Any:
+        context_options.setdefault("viewport", VIEWPORT)
+        context = browser.new_context(**context_options)
+        contexts.append(context)
+        context.route("**/*", route)
+        new = context.new_page()
+        new.blocked = blocked_requests
+        new.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
+        new.on("console", console)
+        new.on("dialog", dialog)
+        return new
+
     try:
-        yield new
+        yield open_page
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
     problems = [f"request off loopback blocked: {u}" for u in blocked_requests]
     problems += [e for e in page_errors if e.startswith("pageerror: ")]
     problems += [f"dialog opened: {d}" for d in dialogs]
     if problems:
         pytest.fail("the page misbehaved:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Any]) -> Any:
+    return new_page()
 
 
 @pytest.fixture
