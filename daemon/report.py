@@ -14,7 +14,7 @@ from localtrack._store.segments import list_segments
 
 from .artifacts import IMAGE_STREAM, TABLE_STREAMS
 from .points import METRIC_STREAMS, pending_segments
-from .state import digest, load_state, state_path
+from .state import SyncState, broken_files, digest, load_state, read_state, state_path
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,30 @@ def pending_files(run_dir: Path, uri: str, run_id: str) -> int:
     return count
 
 
+def state_warning(run_dir: Path, uri: str, run_id: str) -> str:
+    """Why the run's state is not trusted now, or which untrusted file it replaced ("": none)."""
+    found = read_state(run_dir, uri, run_id)
+    if isinstance(found, str):
+        return f"warning: sync state not trusted: {found}; the next sync sets it aside"
+    kept = broken_files(run_dir, uri)
+    if not kept:
+        return ""
+    why = {a.file: a.why for a in found.set_aside} if isinstance(found, SyncState) else {}
+    reason = why.get(kept[-1].name, "it could not be trusted")
+    return f"warning: sync state set aside ({reason}), kept as {kept[-1].name}"
+
+
 def report(run_dir: Path, uri: str) -> RunReport:
     run_id = read_marker(run_dir)["run_id"]
+    out = _report(run_dir, uri, run_id)
+    warning = state_warning(run_dir, uri, run_id)
+    if not warning:
+        return out
+    detail = f"{out.detail}; {warning}" if out.detail else warning
+    return RunReport(out.run_dir, run_id, out.pending_points, out.status, detail, out.pending_files)
+
+
+def _report(run_dir: Path, uri: str, run_id: str) -> RunReport:
     state = load_state(run_dir, uri, run_id)
     pending = pending_points(run_dir, uri, run_id)
     files = pending_files(run_dir, uri, run_id)

@@ -5,6 +5,8 @@ after a crash it names only data the remote holds; what was sent but not yet rec
 again, which MLflow absorbs (a metric point is unique on key, timestamp, step and value).
 It travels with the run directory and never holds a secret: the remote is named by its URL
 without user info, and error messages are built from status codes and server replies only.
+A file that cannot be trusted (not JSON, unknown version, another remote or run) is never
+reused nor deleted: the uploader renames it aside and syncs the run again from the remote.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +104,15 @@ class Problem:
 
 
 @dataclass
+class SetAside:
+    """An untrusted state file this state replaced: its new name, why, and when (epoch s)."""
+
+    file: str
+    why: str
+    at: float
+
+
+@dataclass
 class SyncState:
     remote: str
     local_run_id: str
@@ -129,6 +141,8 @@ class SyncState:
     conflicts: dict[str, str] = field(default_factory=dict)
     """Param key → why it cannot be uploaded (its value changed after upload)."""
     updated_at: float = 0.0
+    set_aside: list[SetAside] = field(default_factory=list)
+    """Untrusted state files this one replaced (kept in sync/ under their `.broken-` name)."""
 
     def progress(self, stream: str, writer: str) -> WriterProgress:
         return self.streams.setdefault(stream, {}).setdefault(writer, WriterProgress())
@@ -183,6 +197,7 @@ class SyncState:
             problem=Problem(**problem) if problem else None,
             conflicts=dict(data.get("conflicts", {})),
             updated_at=float(data.get("updated_at", 0.0)),
+            set_aside=[SetAside(**a) for a in data.get("set_aside", [])],
         )
 
 
@@ -190,19 +205,92 @@ def state_path(run_dir: Path, uri: str) -> Path:
     return run_dir / SYNC_DIR / f"{remote_name(uri)}.json"
 
 
-def load_state(run_dir: Path, uri: str, local_run_id: str) -> SyncState:
-    """The run's progress to this remote; a fresh state when there is none (or it is unreadable).
+BROKEN_SUFFIX = ".broken-"
+"""A state file that cannot be trusted is renamed `<name>.broken-<UTC time>` beside itself."""
 
-    A state of another run (a directory reused) is ignored: progress belongs to a run id.
+
+def parse_state(raw: bytes, uri: str, local_run_id: str) -> SyncState | str:
+    """The state a file holds, or why it cannot be trusted (pure: no I/O).
+
+    Untrusted: not JSON (truncated, damaged), not a sync state, a version this localtrack
+    does not know, written for another remote URL, or for another run id.
     """
     try:
-        with open(state_path(run_dir, uri), encoding="utf-8") as f:
-            state = SyncState.from_json(json.load(f))
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        return SyncState(remote=public_url(uri), local_run_id=local_run_id)
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return "it is not valid JSON (truncated or damaged)"
+    if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+        return "it is not a localtrack sync state"
+    version = data.get("version")
+    if type(version) is not int or not 1 <= version <= STATE_VERSION:
+        return f"its version {version!r} is not one this localtrack reads (1..{STATE_VERSION})"
+    try:
+        state = SyncState.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"a field is missing or malformed ({e!r})"
+    if state.remote != public_url(uri):
+        return f"it was written for another remote ({state.remote!r})"
     if state.local_run_id != local_run_id:
-        return SyncState(remote=public_url(uri), local_run_id=local_run_id)
+        return f"it was written for another run ({state.local_run_id!r})"
     return state
+
+
+def read_state(run_dir: Path, uri: str, local_run_id: str) -> SyncState | str | None:
+    """The run's state to this remote; why it cannot be trusted; or None when there is none."""
+    try:
+        raw = state_path(run_dir, uri).read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return parse_state(raw, uri, local_run_id)
+
+
+def load_state(run_dir: Path, uri: str, local_run_id: str) -> SyncState:
+    """The run's progress to this remote, read-only: a fresh state when there is none, or when
+    the file cannot be trusted (see parse_state; `open_state` also sets such a file aside)."""
+    found = read_state(run_dir, uri, local_run_id)
+    if isinstance(found, SyncState):
+        return found
+    return SyncState(remote=public_url(uri), local_run_id=local_run_id)
+
+
+def broken_name(name: str, at: float) -> str:
+    """The name an untrusted state file `name` is kept under: its UTC time of setting aside."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(at))
+    return f"{name}{BROKEN_SUFFIX}{stamp}.{int(at * 1e6) % 1_000_000:06d}Z"
+
+
+def broken_files(run_dir: Path, uri: str) -> list[Path]:
+    """State files to this remote set aside as untrusted, oldest first."""
+    name = state_path(run_dir, uri).name
+    return sorted((run_dir / SYNC_DIR).glob(f"{name}{BROKEN_SUFFIX}*"))
+
+
+def open_state(
+    run_dir: Path, uri: str, local_run_id: str, log: Callable[..., None] | None = None
+) -> SyncState:
+    """The uploader's state: as load_state, but a file that cannot be trusted is not reused
+    and not deleted: it is renamed aside (broken_name), a `state_set_aside` line is logged,
+    and the fresh state records it (`set_aside`), so the run is synced again from what the
+    remote holds (found by its tag; what is resent is absorbed)."""
+    for _ in range(3):
+        found = read_state(run_dir, uri, local_run_id)
+        if found is None:
+            return SyncState(remote=public_url(uri), local_run_id=local_run_id)
+        if isinstance(found, SyncState):
+            return found
+        path = state_path(run_dir, uri)
+        at = time.time()
+        kept = path.with_name(broken_name(path.name, at))
+        try:
+            os.rename(path, kept)
+        except FileNotFoundError:
+            continue  # another syncer set it aside (or replaced it) first: read it again
+        fresh = SyncState(remote=public_url(uri), local_run_id=local_run_id)
+        fresh.set_aside.append(SetAside(kept.name, found, at))
+        if log is not None:
+            log("state_set_aside", run=local_run_id, file=str(kept), why=found, level="warning")
+        return fresh
+    return SyncState(remote=public_url(uri), local_run_id=local_run_id)
 
 
 def save_state(run_dir: Path, uri: str, state: SyncState, *, durable: bool = True) -> None:

@@ -40,7 +40,7 @@ from .plan import Batch, apply_marks, plan_batches
 from .points import METRIC_STREAMS, Points, pending_segments, read_points
 from .remote import Remote
 from .run_info import RUN_ID_TAG, finish_ms, last_activity, local_params, run_tags
-from .state import SyncState, WriterProgress, digest, load_state, save_state
+from .state import SyncState, WriterProgress, digest, open_state, save_state
 
 KEY_MAP_TAG = "localtrack.key_map"
 KEY_MAP_ARTIFACT = "localtrack/key_map.json"
@@ -89,7 +89,9 @@ class RunUpload:
         self.stop = stop or threading.Event()
         self.progress = progress
         self.marker: Marker = read_marker(run_dir)
-        self.state: SyncState = load_state(run_dir, self.remote.uri, self.marker["run_id"])
+        self.state: SyncState = open_state(
+            run_dir, self.remote.uri, self.marker["run_id"], log=self.log
+        )
 
     def save(self, *, durable: bool = True) -> None:
         save_state(self.run_dir, self.remote.uri, self.state, durable=durable)
