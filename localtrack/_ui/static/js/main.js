@@ -1,0 +1,105 @@
+// The page: loads the runs, mounts the runs panel and the view named in the URL, starts the
+// live poll, and exposes window.localtrack (docs/UI.md "Test hooks").
+
+import { getJSON } from "./api.js";
+import { startLive } from "./live.js";
+import * as runPage from "./run_page.js";
+import * as runsPanel from "./runs_panel.js";
+import * as scalarsView from "./scalars_view.js";
+import { smooth } from "./smoothing.js";
+import { Store } from "./state.js";
+
+const DEFAULT_SELECTED = 5;
+
+/** A tiny event bus: on(name, fn), emit(name, ...args). */
+class Events {
+  constructor() {
+    this.handlers = new Map();
+  }
+  on(name, fn) {
+    if (!this.handlers.has(name)) this.handlers.set(name, []);
+    this.handlers.get(name).push(fn);
+  }
+  emit(name, ...args) {
+    for (const fn of this.handlers.get(name) || []) fn(...args);
+  }
+}
+
+function createApp() {
+  const app = {
+    store: new Store(location.search),
+    events: new Events(),
+    runs: [],
+    runsById: new Map(),
+    root: "",
+    generation: 0,
+    charts: new Map(),
+    series: new Map(),
+  };
+  /** The selected run ids: the URL's `runs`, else the latest five. */
+  app.selected = () => {
+    const chosen = app.store.get().runs;
+    if (chosen === null) return app.runs.slice(0, DEFAULT_SELECTED).map((r) => r.run_id);
+    return chosen.filter((id) => app.runsById.has(id));
+  };
+  app.setSelected = (ids) => app.store.set({ runs: ids });
+  app.loadRuns = async () => {
+    const body = await getJSON("/api/runs");
+    app.runs = body.runs;
+    app.runsById = new Map(body.runs.map((r) => [r.run_id, r]));
+    app.root = body.root;
+    if (!app.generation) app.generation = body.generation;
+    app.events.emit("runs");
+    return body;
+  };
+  return app;
+}
+
+function setupTheme(app) {
+  const root = document.documentElement;
+  const saved = localStorage.getItem("localtrack-theme");
+  if (saved === "dark" || saved === "light") root.dataset.theme = saved;
+  document.getElementById("theme").addEventListener("click", () => {
+    const dark = root.dataset.theme
+      ? root.dataset.theme === "dark"
+      : matchMedia("(prefers-color-scheme: dark)").matches;
+    root.dataset.theme = dark ? "light" : "dark";
+    localStorage.setItem("localtrack-theme", root.dataset.theme);
+    app.events.emit("theme");
+  });
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    if (!root.dataset.theme) app.events.emit("theme");
+  });
+}
+
+function showError(el, error) {
+  const box = document.createElement("div");
+  box.className = "error-box";
+  box.textContent = "Could not load the runs: " + (error && error.message ? error.message : error);
+  el.replaceChildren(box);
+}
+
+async function start() {
+  const app = createApp();
+  window.localtrack = { charts: app.charts, series: app.series, smooth, app };
+  setupTheme(app);
+  const view = document.getElementById("view");
+  try {
+    await app.loadRuns();
+  } catch (error) {
+    showError(view, error);
+    return;
+  }
+  document.getElementById("root").textContent = app.root;
+  document.getElementById("root").title = "runs root: " + app.root;
+  runsPanel.mount(document.getElementById("runs-panel"), app);
+  if (app.store.get().view === "run") {
+    runPage.mount(view, app);
+  } else {
+    document.getElementById("tab-scalars").classList.add("active");
+    scalarsView.mount(view, app);
+  }
+  startLive(app, document.getElementById("live"));
+}
+
+start();

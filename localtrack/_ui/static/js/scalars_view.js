@@ -1,0 +1,203 @@
+// The scalars view: a toolbar (tag filter, smoothing, x axis, log y, outliers) and one chart
+// per tag, grouped in collapsible sections by the part of the tag before the first "/".
+// Only charts on screen fetch (IntersectionObserver); the others wait until scrolled to.
+
+import { getJSON } from "./api.js";
+import { createChart } from "./chart.js";
+import { el } from "./format.js";
+import { userRegex } from "./state.js";
+
+function control(label, input) {
+  const wrap = el("label", "control");
+  wrap.append(el("span", "control-label", label), input);
+  return wrap;
+}
+
+function buildToolbar(view, app) {
+  const s = app.store.get();
+  const bar = el("div", "toolbar");
+  const tags = el("input", "input tag-filter");
+  tags.type = "search";
+  tags.placeholder = "Filter tags (regex)";
+  tags.spellcheck = false;
+  tags.dataset.testid = "tag-filter";
+  tags.value = s.tags;
+  tags.addEventListener("input", () => app.store.set({ tags: tags.value }));
+  const slider = el("input", "slider");
+  Object.assign(slider, { type: "range", min: "0", max: "0.999", step: "0.001", value: String(s.smooth) });
+  slider.dataset.testid = "smoothing";
+  const readout = el("span", "readout", s.smooth.toFixed(3));
+  slider.addEventListener("input", () => {
+    readout.textContent = Number(slider.value).toFixed(3);
+    app.store.set({ smooth: Number(slider.value) });
+  });
+  const smoothing = control("Smoothing", slider);
+  smoothing.append(readout);
+  const x = el("select", "select");
+  x.dataset.testid = "x-axis";
+  for (const [value, label] of [["step", "Step"], ["relative", "Relative"], ["wall", "Wall time"]]) x.append(new Option(label, value));
+  x.value = s.x;
+  x.addEventListener("change", () => app.store.set({ x: x.value }));
+  const check = (testid, label, key, title) => {
+    const box = el("input");
+    box.type = "checkbox";
+    box.dataset.testid = testid;
+    box.checked = s[key];
+    box.addEventListener("change", () => app.store.set({ [key]: box.checked }));
+    const wrap = el("label", "control check");
+    wrap.title = title;
+    wrap.append(box, el("span", "", label));
+    return wrap;
+  };
+  view.summary = el("span", "toolbar-summary");
+  bar.append(tags, smoothing, control("X axis", x),
+    check("log-y", "Log y", "logy", "logarithmic y axis (positive values only)"),
+    check("ignore-outliers", "Ignore outliers", "outliers", "scale y to the 5–95 % quantiles of the values"),
+    el("span", "spacer"), view.summary);
+  view.inputs = { tags, slider, readout, x };
+  return bar;
+}
+
+function groupOf(tag) {
+  const i = tag.indexOf("/");
+  return i < 0 ? tag : tag.slice(0, i);
+}
+
+function buildGroup(view, app, name) {
+  const section = el("section", "tag-group");
+  section.dataset.testid = "tag-group";
+  section.dataset.group = name;
+  const toggle = el("button", "group-head");
+  toggle.type = "button";
+  toggle.dataset.testid = "tag-group-toggle";
+  const caret = el("span", "caret");
+  const count = el("span", "group-count");
+  toggle.append(caret, el("span", "group-name", name), count);
+  toggle.addEventListener("click", () => {
+    const collapsed = new Set(app.store.get().collapsed);
+    if (collapsed.has(name)) collapsed.delete(name);
+    else collapsed.add(name);
+    app.store.set({ collapsed: [...collapsed].sort() });
+  });
+  const grid = el("div", "chart-grid");
+  section.append(toggle, grid);
+  return { section, grid, count, name };
+}
+
+/** Create, keep or destroy charts and sections so they match the tags and the filters. */
+function layout(view, app) {
+  const { tags: filter, collapsed } = app.store.get();
+  const re = userRegex(filter);
+  view.inputs.tags.classList.toggle("invalid", Boolean(filter) && !re);
+  const wanted = new Set(view.tags.map((t) => t.tag));
+  for (const [tag, chart] of view.charts) {
+    if (!wanted.has(tag)) { view.observer.unobserve(chart.el); chart.destroy(); view.charts.delete(tag); }
+  }
+  const groups = new Map();
+  for (const { tag } of view.tags) {
+    const name = groupOf(tag);
+    if (!groups.has(name)) groups.set(name, []);
+    groups.get(name).push(tag);
+  }
+  const sections = [];
+  let shown = 0;
+  for (const name of [...groups.keys()].sort()) {
+    let group = view.groups.get(name);
+    if (!group) view.groups.set(name, (group = buildGroup(view, app, name)));
+    const cards = [];
+    let visible = 0;
+    for (const tag of groups.get(name)) {
+      let chart = view.charts.get(tag);
+      if (!chart) {
+        view.charts.set(tag, (chart = createChart(tag, app)));
+        view.observer.observe(chart.el);
+      }
+      chart.el.hidden = Boolean(re) && !re.test(tag);
+      if (!chart.el.hidden) visible++;
+      cards.push(chart.el);
+    }
+    group.grid.replaceChildren(...cards);
+    const isCollapsed = collapsed.includes(name);
+    group.section.classList.toggle("collapsed", isCollapsed);
+    group.grid.hidden = isCollapsed;
+    group.section.hidden = visible === 0;
+    group.count.textContent = visible === cards.length ? String(cards.length) : visible + " of " + cards.length;
+    shown += visible;
+    sections.push(group.section);
+  }
+  for (const [name, group] of view.groups) if (!groups.has(name)) { group.section.remove(); view.groups.delete(name); }
+  view.groupsEl.replaceChildren(...sections);
+  const runs = app.selected().length;
+  view.summary.textContent = shown + " of " + view.tags.length + " tags · " + runs + (runs === 1 ? " run" : " runs");
+  view.empty.hidden = true;
+  if (runs === 0) showEmpty(view, "No run selected. Tick runs in the panel on the left to chart them.");
+  else if (view.loaded && view.tags.length === 0) showEmpty(view, "The selected runs have logged no scalars yet.");
+  else if (view.tags.length > 0 && shown === 0) showEmpty(view, "No tag matches the filter.");
+}
+
+function showEmpty(view, text) {
+  view.empty.textContent = text;
+  view.empty.hidden = false;
+}
+
+async function loadTags(view, app) {
+  const runs = app.selected();
+  const key = runs.join(",");
+  if (runs.length === 0) { view.tags = []; view.loaded = true; layout(view, app); return; }
+  const body = await getJSON("/api/tags", { runs: key });
+  if (key !== app.selected().join(",")) return;
+  const before = view.tags.map((t) => t.tag).join("\n");
+  view.tags = body.tags;
+  view.loaded = true;
+  if (before !== view.tags.map((t) => t.tag).join("\n") || !view.laidOut) { view.laidOut = true; layout(view, app); }
+}
+
+async function selectionChanged(view, app) {
+  const key = app.selected().join(",");
+  if (key === view.selection) return;
+  view.selection = key;
+  await loadTags(view, app);
+  for (const chart of view.charts.values()) chart.invalidate();
+}
+
+/** Mount the scalars view into `root`. */
+export function mount(root, app) {
+  const view = { charts: new Map(), groups: new Map(), tags: [], loaded: false, selection: null };
+  view.groupsEl = el("div", "groups");
+  view.empty = el("div", "empty-state");
+  view.empty.hidden = true;
+  root.replaceChildren(buildToolbar(view, app), view.empty, view.groupsEl);
+  view.observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const chart = view.charts.get(entry.target.dataset.tag);
+      if (!chart) continue;
+      chart.onScreen = entry.isIntersecting;
+      if (chart.onScreen && chart.stale) chart.fetch();
+    }
+  }, { root: null, rootMargin: "200px 0px" });
+  let frame = 0;
+  const redraw = () => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => { frame = 0; for (const c of view.charts.values()) c.redraw(); });
+  };
+  app.store.subscribe((state, keys) => {
+    if (keys.has("runs")) selectionChanged(view, app);
+    if (keys.has("x")) for (const c of view.charts.values()) c.invalidate();
+    if (keys.has("smooth") || keys.has("logy") || keys.has("outliers")) redraw();
+    if (keys.has("tags") || keys.has("collapsed")) layout(view, app);
+  });
+  app.events.on("runs", () => selectionChanged(view, app));
+  app.events.on("theme", redraw);
+  app.events.on("live", (changed) => {
+    const selected = app.selected();
+    if (!selected.some((id) => changed.has(id))) return;
+    for (const c of view.charts.values()) c.live(changed);
+    loadTags(view, app);
+  });
+  let resizeTimer = 0;
+  new ResizeObserver(() => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { for (const c of view.charts.values()) c.resize(); }, 60);
+  }).observe(view.groupsEl);
+  selectionChanged(view, app);
+}

@@ -1,0 +1,98 @@
+// The page state lives in the URL (docs/UI.md "URL of the page"): parse it on load, write it
+// back with history.replaceState on every change, so a link reopens the same view.
+
+export const DEFAULTS = Object.freeze({
+  view: "scalars", run: "", runs: null, tags: "", smooth: 0.6, x: "step",
+  logy: false, outliers: true, q: "", status: "", collapsed: [],
+});
+
+const X_AXES = ["step", "relative", "wall"];
+const STATUSES = ["", "running", "finished", "failed", "crashed"];
+
+function list(value) {
+  return value ? value.split(",").filter((s) => s !== "") : [];
+}
+
+/** URL search string -> state (unknown or bad values fall back to the defaults). */
+export function parse(search) {
+  const p = new URLSearchParams(search);
+  const s = { ...DEFAULTS, collapsed: [] };
+  if (p.get("view") === "run") s.view = "run";
+  s.run = p.get("run") || "";
+  if (p.has("runs")) s.runs = list(p.get("runs"));
+  s.tags = p.get("tags") || "";
+  if (p.has("smooth")) {
+    const w = Number(p.get("smooth"));
+    if (Number.isFinite(w)) s.smooth = Math.max(0, Math.min(0.999, w));
+  }
+  if (X_AXES.includes(p.get("x"))) s.x = p.get("x");
+  if (p.has("logy")) s.logy = p.get("logy") === "1";
+  if (p.has("outliers")) s.outliers = p.get("outliers") !== "0";
+  s.q = p.get("q") || "";
+  if (STATUSES.includes(p.get("status"))) s.status = p.get("status") || "";
+  s.collapsed = list(p.get("collapsed"));
+  return s;
+}
+
+/** State -> URL search string; defaults are left out to keep links short. */
+export function serialize(s) {
+  const p = new URLSearchParams();
+  if (s.view !== "scalars") p.set("view", s.view);
+  if (s.view === "run" && s.run) p.set("run", s.run);
+  if (s.runs !== null) p.set("runs", s.runs.join(","));
+  if (s.tags) p.set("tags", s.tags);
+  if (s.smooth !== DEFAULTS.smooth) p.set("smooth", String(s.smooth));
+  if (s.x !== DEFAULTS.x) p.set("x", s.x);
+  if (s.logy) p.set("logy", "1");
+  if (!s.outliers) p.set("outliers", "0");
+  if (s.q) p.set("q", s.q);
+  if (s.status) p.set("status", s.status);
+  if (s.collapsed.length) p.set("collapsed", s.collapsed.join(","));
+  const text = p.toString().replace(/%2C/g, ",");
+  return text ? "?" + text : "";
+}
+
+function same(a, b) {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => v === b[i]);
+  }
+  return a === b;
+}
+
+/** The state of this page: get(), set(patch) (writes the URL), subscribe(fn(state, keys)). */
+export class Store {
+  constructor(search) {
+    this.state = parse(search);
+    this.listeners = [];
+  }
+
+  get() {
+    return this.state;
+  }
+
+  set(patch) {
+    const changed = Object.keys(patch).filter((k) => !same(this.state[k], patch[k]));
+    if (changed.length === 0) return;
+    this.state = { ...this.state, ...patch };
+    const url = location.pathname + serialize(this.state) + location.hash;
+    history.replaceState(null, "", url);
+    for (const fn of this.listeners) fn(this.state, new Set(changed));
+  }
+
+  subscribe(fn) {
+    this.listeners.push(fn);
+    return () => {
+      this.listeners = this.listeners.filter((f) => f !== fn);
+    };
+  }
+}
+
+/** A regex from user text, case-insensitive; null when empty or invalid. */
+export function userRegex(text) {
+  if (!text) return null;
+  try {
+    return new RegExp(text, "i");
+  } catch (_) {
+    return null;
+  }
+}
