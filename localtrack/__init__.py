@@ -47,8 +47,10 @@ __all__ = [
     "connect",
     "finish",
     "init",
+    "load_ipython_extension",
     "log",
     "sql",
+    "ui",
     "watch",
 ]
 
@@ -84,7 +86,19 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         run.finish(exit_code=exit_code)
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext localtrack`: adds the `%localtrack --logdir DIR` magic (the dashboard inline)."""
+    from localtrack._ui.notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __getattr__(name: str) -> Any:
+    # localtrack.ui is imported on first use: `import localtrack` starts no server code.
+    if name == "ui":
+        import importlib
+
+        return importlib.import_module("localtrack.ui")
     # localtrack.config, .summary and .run follow the current run, as wandb.config does.
     if name == "run":
         return current()

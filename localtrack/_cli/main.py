@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "localtrack._cli.export",
     "localtrack._cli.compact",
     "localtrack._cli.rm",
+    "localtrack._cli.ui",
 )
 
 

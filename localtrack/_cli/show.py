@@ -7,17 +7,13 @@ import json
 import sys
 from typing import IO, Any
 
-import duckdb
 import pyarrow as pa
 
 from localtrack._cli import render
 from localtrack._cli.resolve import resolve_run
 from localtrack._query.connect import run_with_retry
-from localtrack._query.views import quote
+from localtrack._query.run_facts import gather
 from localtrack._store.layout import runs_root
-
-_OTHER_STREAMS = ("histograms", "images", "texts", "meshes", "hparams", "graphs", "embeddings",
-                  "pr_curves", "audio", "video")  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,27 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("run_ref", metavar="RUN", help="run id, unique id prefix, name, or path")
     p.set_defaults(run=run)
-
-
-def gather(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    out = {
-        "run": con.sql("SELECT * EXCLUDE (config) FROM runs").arrow().read_all(),
-        "config": con.sql("SELECT key, value FROM config ORDER BY key").arrow().read_all(),
-        "summary": con.sql("SELECT key, value FROM summary ORDER BY key").arrow().read_all(),
-        "scalars": con.sql(
-            "SELECT tag, count(*) AS points, max(step) AS last_step, "
-            "arg_max(value, step) AS last, min(value) AS min, max(value) AS max "
-            "FROM scalars GROUP BY tag ORDER BY tag"
-        )
-        .arrow()
-        .read_all(),
-    }
-    counts = " UNION ALL ".join(
-        f"SELECT {quote(s)} AS stream, count(*) AS rows, count(DISTINCT tag) AS tags FROM {s}"
-        for s in _OTHER_STREAMS
-    )
-    out["streams"] = con.sql(f"SELECT * FROM ({counts}) WHERE rows > 0").arrow().read_all()
-    return out
 
 
 def print_run(facts: dict[str, pa.Table], out: IO[str]) -> None:

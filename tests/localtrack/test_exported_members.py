@@ -25,8 +25,10 @@ def test_all_lists_exactly_the_public_names():
             "connect",
             "finish",
             "init",
+            "load_ipython_extension",
             "log",
             "sql",
+            "ui",
             "watch",
         ]
     )

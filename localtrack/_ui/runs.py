@@ -1,0 +1,149 @@
+"""The runs panel and the run page: /api/runs (prepared once per snapshot) and /api/run?id=.
+
+A snapshot's runs answer is built when the snapshot is (the `runs` view joined with the
+per-tag tails `localtrack runs` keeps: last step, last time), with an ETag of its bytes;
+requests only send it. The run page runs the queries of `localtrack show` for one run and
+takes its scalar tags' points/last/min/max from the same per-tag tails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from localtrack._query.files import StoreListing
+from localtrack._query.last_values import run_tags
+from localtrack._query.run_facts import gather
+from localtrack._ui.answer import Answer, NotFound, json_answer
+from localtrack._ui.snapshot import Snapshot
+from localtrack._ui.static_files import etag_matches
+from localtrack._ui.wire import to_json
+
+RUNS_SQL = """
+    WITH last AS (
+        SELECT run_id, max(last_step) AS last_step, max(last_time) AS last_time
+        FROM per_tag GROUP BY run_id
+    )
+    SELECT r.run_id, r.project, r.name, r.status,
+        epoch_us(r.started_at) / 1e6 AS started_at, epoch_us(r.ended_at) / 1e6 AS ended_at,
+        epoch(CASE WHEN r.status = 'running' THEN now() AT TIME ZONE 'UTC'
+            ELSE coalesce(r.ended_at, s.last_time, r.started_at) END - r.started_at)
+            AS duration_s,
+        r.host, s.last_step, r.api, r.path
+    FROM runs AS r LEFT JOIN last AS s USING (run_id)
+    ORDER BY r.started_at DESC, r.run_id
+"""
+
+
+def relative_path(path: str | None, root: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:
+        return path
+
+
+def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> dict[str, Any]:
+    """What every request of a snapshot shares: per-tag tails, the runs answer, run states."""
+    per_tag = run_tags(con, listing)
+    con.register("per_tag", per_tag)
+    try:
+        rows = con.sql(RUNS_SQL).arrow().read_all().to_pylist()
+    finally:
+        con.unregister("per_tag")
+    root = os.path.abspath(listing.root)
+    for row in rows:
+        row["path"] = relative_path(row["path"], root)
+    return {
+        "per_tag": per_tag,
+        "runs": rows,
+        "states": {r["run_id"]: r["status"] for r in rows},
+        "root": root,
+    }
+
+
+def runs_body(snap: Snapshot) -> tuple[bytes, str]:
+    """The /api/runs bytes of a snapshot and their ETag (made once, then kept)."""
+    with snap.lock:
+        made = snap.facts.get("runs_body")
+        if made is None:
+            body = to_json(
+                {
+                    "root": snap.facts["root"],
+                    "generation": snap.generation,
+                    "runs": snap.facts["runs"],
+                }
+            )
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            made = snap.facts["runs_body"] = (body, etag)
+    return made  # type: ignore[no-any-return]
+
+
+def runs_answer(snap: Snapshot, if_none_match: str | None) -> Answer:
+    body, etag = runs_body(snap)
+    headers = [("ETag", etag), ("Cache-Control", "no-cache")]
+    if etag_matches(if_none_match, etag):
+        return Answer(304, b"", headers=headers)
+    return Answer(200, body, headers=headers)
+
+
+def _key_values(table: pa.Table) -> list[dict[str, Any]]:
+    out = []
+    for row in table.to_pylist():
+        value = row["value"]
+        try:
+            value = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            pass
+        out.append({"key": row["key"], "value": value})
+    return out
+
+
+def _scalars(per_tag: pa.Table, run: str) -> list[dict[str, Any]]:
+    mine = per_tag.filter(pa.compute.equal(per_tag.column("run_id"), run))
+    rows = sorted(mine.to_pylist(), key=lambda r: r["tag"])
+    return [
+        {
+            "tag": r["tag"],
+            "points": r["points"],
+            "last_step": r["last_step"],
+            "last": r["last_value"],
+            "min": r["min"],
+            "max": r["max"],
+        }
+        for r in rows
+    ]
+
+
+def run_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str) -> Answer:
+    facts = gather(cur, run, scalars=False)
+    rows = facts["run"].to_pylist()
+    if not rows:
+        raise NotFound(f"no run {run!r} in this store")
+    info = rows[0]
+    try:
+        info["metadata"] = json.loads(info.get("metadata") or "{}")
+    except ValueError:
+        info["metadata"] = {}
+    info["path"] = relative_path(info.get("path"), snap.facts["root"])
+    exit_codes = cur.sql(
+        "SELECT arg_max(exit_code, wall_time) AS code FROM events "
+        "WHERE run_id = $id AND kind = 'finish'",
+        params={"id": run},
+    ).fetchall()
+    info["exit_code"] = exit_codes[0][0] if exit_codes else None
+    return json_answer(
+        {
+            "run": info,
+            "config": _key_values(facts["config"]),
+            "summary": _key_values(facts["summary"]),
+            "scalars": _scalars(snap.facts["per_tag"], run),
+            "streams": facts["streams"].to_pylist(),
+        }
+    )
