@@ -26,13 +26,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from localtrack._errors import UsageError
-from localtrack._query import pins, views
+from localtrack._query import pins, purge, views
 from localtrack._query.files import StoreListing, list_store, warn_skipped
 from localtrack._query.readonly import ReadOnlyConnection
 from localtrack._query.result import QueryResult
 from localtrack._query.runs_table import live_status_table, markers_table
 from localtrack._store.layout import runs_root
-from localtrack._store.schema import STREAMS
+from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 
 T = TypeVar("T")
 
@@ -69,18 +69,32 @@ def build_connection(
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None:
+    rules = _purge_rules(con, listing)
+    run_ids = {run.path: run.marker["run_id"] for run in listing.runs} if rules else {}
     for stream, paths in listing.files.items():
         if not paths:
             con.register(views.empty_table_name(stream), STREAMS[stream].empty_table())
         con.execute(views.stream_view_sql(stream, [listing.read_path(p) for p in paths]))
+        if stream in TAGGED_STREAMS:
+            hit = purge.affected(paths, rules, run_ids) if rules else [False] * len(paths)
+            plain = [listing.read_path(p) for p, h in zip(paths, hit, strict=True) if not h]
+            filtered = [listing.read_path(p) for p, h in zip(paths, hit, strict=True) if h]
+            con.execute(views.visible_view_sql(stream, plain, filtered, purge.hidden_sql(rules)))
     for stream in views.KEYED_STREAMS:
         con.execute(views.keyed_view_sql(stream))
     con.register(views.MARKERS_TABLE, markers_table(listing.runs))
     con.register(views.LIVE_STATUS_TABLE, live_status_table(listing.runs))
     con.execute(views.RUNS_VIEW_SQL)
+    con.register(purge.PURGES_TABLE, purge.rules_table(rules))
     allowed = listing.allowed_paths()
     for statement in views.LOCKDOWN_SQL:
         con.execute(statement, {"paths": allowed} if "$paths" in statement else None)
+
+
+def _purge_rules(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> list[purge.Purge]:
+    """The store's purge rules, reading the `events` files of multi-writer runs only."""
+    candidates = purge.multi_writer_runs(listing.files.get("events", []))
+    return purge.read_rules(con, [listing.read_path(p) for p in candidates])
 
 
 def connect(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from localtrack._store.schema import STREAMS
+from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 
 KEYED_STREAMS = ("config", "summary")
 """Streams of (key, value) writes; their views hold the current value of each key."""
@@ -32,16 +32,19 @@ def empty_table_name(stream: str) -> str:
 
 
 def raw_view_name(stream: str) -> str:
-    """The view of every row of a stream (for keyed streams the public view collapses it)."""
-    return f"_{stream}_rows" if stream in KEYED_STREAMS else stream
+    """The view of every row of a stream (keyed streams' public view collapses it, tagged
+    streams' public view hides what a purge hides)."""
+    if stream in KEYED_STREAMS:
+        return f"_{stream}_rows"
+    return f"_{stream}_all" if stream in TAGGED_STREAMS else stream
 
 
 def file_list_sql(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join(quote(str(p)) for p in paths) + "]"
 
 
-def stream_view_sql(stream: str, paths: Sequence[str | Path]) -> str:
-    """CREATE VIEW for one stream over `paths` (or over its empty table when there are none)."""
+def _source_sql(stream: str, paths: Sequence[str | Path]) -> str:
+    """SELECT the stream's columns from `paths` (or from its empty table when there are none)."""
     columns = ", ".join(ident(c) for c in STREAMS[stream].names)
     if paths:
         source = (
@@ -50,7 +53,30 @@ def stream_view_sql(stream: str, paths: Sequence[str | Path]) -> str:
         )
     else:
         source = ident(empty_table_name(stream))
-    return f"CREATE VIEW {ident(raw_view_name(stream))} AS SELECT {columns} FROM {source}"
+    return f"SELECT {columns} FROM {source}"
+
+
+def stream_view_sql(stream: str, paths: Sequence[str | Path]) -> str:
+    """CREATE VIEW of every row of one stream over `paths` (its raw view)."""
+    return f"CREATE VIEW {ident(raw_view_name(stream))} AS {_source_sql(stream, paths)}"
+
+
+def visible_view_sql(
+    stream: str, plain: Sequence[str | Path], filtered: Sequence[str | Path], hidden: str
+) -> str:
+    """CREATE VIEW of a tagged stream's rows that no purge hides.
+
+    `plain` files are read as they are (no purge hides any of their rows); rows of `filtered`
+    files are kept unless the SQL condition `hidden` holds. Without filtered files the view
+    is the raw view itself, so a store without purges pays nothing.
+    """
+    name = ident(stream)
+    if not filtered:
+        return f"CREATE VIEW {name} AS SELECT * FROM {ident(raw_view_name(stream))}"
+    kept = f"{_source_sql(stream, filtered)} WHERE NOT coalesce({hidden}, FALSE)"
+    if not plain:
+        return f"CREATE VIEW {name} AS {kept}"
+    return f"CREATE VIEW {name} AS {_source_sql(stream, plain)} UNION ALL {kept}"
 
 
 def keyed_view_sql(stream: str) -> str:
