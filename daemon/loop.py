@@ -2,13 +2,15 @@
 
 Runs are found by a periodic rescan of the root (the truth) and by watchdog hints (speed).
 A failed pass is retried after exponential back-off with full jitter, capped; a run that needs
-a person is retried only rarely and never holds up the others. `stop()` (SIGTERM) lets every
-request in flight finish, records it, and returns.
+a person is retried only rarely and never holds up the others. A run whose lock another syncer
+holds (`lock.py`) is skipped and tried again every `held_retry_s`; that is not a failure.
+`stop()` (SIGTERM) lets every request in flight finish, records it, and returns.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import threading
@@ -19,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localtrack._errors import NeedsPerson, RetryLater, SyncError
-from localtrack._store.layout import SYNC_DIR, WRITERS_DIR
+from localtrack._store.layout import MARKER_NAME, SYNC_DIR, WRITERS_DIR
 from localtrack._store.runs import find_runs
 
+from .lock import LEASE_S, Holder, Lease, LeaseLost, Locks
 from .log import EventLog
 from .remote import Remote
 from .state import Problem, public_url, state_path
@@ -49,6 +52,12 @@ class Options:
     max_in_flight: int = 4
     """Log-batch requests in flight over all runs (MLflow holds two pooled database
     connections per request: 8 at once exhaust one server worker's default pool of 15)."""
+    lease_s: float = LEASE_S
+    """A run lock's lease: how long a SIGKILLed syncer can keep the others off its runs."""
+    held_retry_s: float = 1.0
+    """How soon a run another syncer holds is tried again."""
+    held_wait_s: float = 600.0
+    """In --once mode, how long a run another syncer keeps uploading is waited for."""
 
 
 @dataclass
@@ -63,6 +72,11 @@ class Slot:
     """The run's fingerprint when a pass last found it complete on the remote."""
     last_error: SyncError | None = None
     done_once: bool = False
+    held_by: Holder | None = None
+    """The other syncer that held the run's lock at the last try (None: none did)."""
+    held_since: float | None = None
+    gone: bool = False
+    """The run vanished during a pass: skipped until a rescan finds a run at its path again."""
 
 
 def backoff(failures: int, low: float, high: float, rng: random.Random) -> float:
@@ -138,6 +152,9 @@ class Daemon:
         self._down_until = 0.0
         self._down_failures = 0
         """Consecutive passes that could not reach the remote at all (connection, timeout)."""
+        self._locks = Locks(self.opts.uri, lease_s=self.opts.lease_s, log=self.log)
+        self._checked: set[Path] = set()
+        """Runs whose MLflow run this process looked up by tag (duplicates retired)."""
 
     # -- control ---------------------------------------------------------------------------
 
@@ -194,6 +211,7 @@ class Daemon:
                 f.result()
         if watcher is not None:
             watcher.stop()
+        self._locks.close()
         for r in self._remotes:
             r.close()
         code = self._exit_code()
@@ -205,7 +223,7 @@ class Daemon:
         with self._wake:
             for run_dir in found:
                 slot = self.slots.get(run_dir)
-                if slot is None:
+                if slot is None or (slot.gone and not slot.busy):
                     slot = self.slots[run_dir] = Slot(
                         complete_print=_recorded_print(run_dir, self.opts.uri)
                     )
@@ -254,7 +272,11 @@ class Daemon:
         slot = self.slots[run_dir]
         before = fingerprint(run_dir)
         upload: RunUpload | None = None
+        lease: Lease | None = None
         try:
+            lease = self._lease(run_dir, slot)
+            if lease is None:
+                return  # another syncer holds the run: its turn comes later
             upload = RunUpload(
                 run_dir,
                 self._session(),
@@ -265,21 +287,59 @@ class Daemon:
                 grace_s=self.opts.grace_s,
                 stop=self._stop,
                 progress=self.progress,
+                lease=lease,
+                check_duplicates=run_dir not in self._checked,
             )
             out = upload.sync()
-        except SyncError as e:
-            self._failed(run_dir, slot, upload, e)
-        except (OSError, ValueError, KeyError) as e:  # unreadable run: a person must look
-            self._failed(run_dir, slot, upload, NeedsPerson(f"cannot read run: {e!r}"))
-        except Exception as e:  # a bug: report it, keep the other runs going
-            self._failed(run_dir, slot, upload, NeedsPerson(f"unexpected error: {e!r}"))
+        except LeaseLost:
+            assert lease is not None and lease.lost is not None
+            self._held(run_dir, slot, lease.lost)
+        except Exception as e:
+            if self._vanished(run_dir, slot, e):
+                pass
+            elif isinstance(e, SyncError):
+                self._failed(run_dir, slot, upload, e)
+            elif isinstance(e, (OSError, ValueError, KeyError)):  # unreadable: a person looks
+                self._failed(run_dir, slot, upload, NeedsPerson(f"cannot read run: {e!r}"))
+            else:  # a bug: report it, keep the other runs going
+                self._failed(run_dir, slot, upload, NeedsPerson(f"unexpected error: {e!r}"))
         else:
             assert upload is not None
             self._succeeded(run_dir, slot, out, before, upload)
         finally:
+            if upload is not None and not upload.check_duplicates:
+                self._checked.add(run_dir)
+            if lease is not None:
+                self._locks.release(lease)
             with self._wake:
                 slot.busy = False
                 self._wake.notify_all()
+
+    def _lease(self, run_dir: Path, slot: Slot) -> Lease | None:
+        """The run's lock for this pass, or None when another syncer holds it."""
+        got = self._locks.acquire(run_dir)
+        if isinstance(got, Holder):
+            self._held(run_dir, slot, got)
+            return None
+        slot.held_by = slot.held_since = None
+        return got
+
+    def _held(self, run_dir: Path, slot: Slot, holder: Holder) -> None:
+        """Another syncer uploads the run: try again soon (in --once mode, up to held_wait_s)."""
+        now = time.monotonic()
+        if slot.held_by is None or slot.held_by.owner != holder.owner:
+            self.log("run_held", run=str(run_dir), holder=holder.describe())
+        slot.held_by = holder
+        slot.held_since = slot.held_since or now
+        slot.dirty = True
+        slot.next_try = now + self.opts.held_retry_s
+        if self.opts.once and now - slot.held_since >= self.opts.held_wait_s:
+            slot.done_once = True  # the holder uploads it; `sync --status` says when it is done
+
+    def held(self) -> list[tuple[Path, Holder]]:
+        """Runs another syncer still held when this one last tried them."""
+        with self._wake:
+            return [(d, s.held_by) for d, s in self.slots.items() if s.held_by is not None]
 
     def _succeeded(
         self, run_dir: Path, slot: Slot, out: Outcome, before: Print, upload: RunUpload
@@ -299,6 +359,19 @@ class Daemon:
             slot.complete_print = None
         if out.sent:
             self.log("run_synced", run=str(run_dir), points=out.sent, complete=out.complete)
+
+    def _vanished(self, run_dir: Path, slot: Slot, e: Exception) -> bool:
+        """A run deleted, renamed or moved while its pass ran: log it once and drop it (a
+        rescan that finds a run there again starts afresh); False while the run is there."""
+        if (run_dir / MARKER_NAME).is_file():
+            return False
+        self.log("run_vanished", run=str(run_dir), error=repr(e))
+        slot.gone = True
+        slot.dirty = False
+        slot.done_once = True
+        slot.last_error = None
+        slot.next_try = math.inf
+        return True
 
     def _failed(self, run_dir: Path, slot: Slot, upload: RunUpload | None, e: SyncError) -> None:
         kind = "needs_person" if isinstance(e, NeedsPerson) else "retry_later"
@@ -339,7 +412,7 @@ class Daemon:
             upload.state.problem = Problem(kind, str(e), time.time())
             try:
                 upload.save()
-            except OSError:
+            except (OSError, SyncError):  # LeaseLost: the new holder keeps the state now
                 pass
 
     def _once_finished(self) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from localtrack._store.layout import SYNC_DIR
+from localtrack._store.layout import MARKER_NAME, SYNC_DIR
 from localtrack._store.segments import write_atomic
 
 STATE_FORMAT = "localtrack-sync"
@@ -302,6 +302,8 @@ def save_state(run_dir: Path, uri: str, state: SyncState, *, durable: bool = Tru
     """
     state.updated_at = time.time()
     path = state_path(run_dir, uri)
+    if not (run_dir / MARKER_NAME).is_file():  # deleted or moved: never recreate a part of it
+        raise FileNotFoundError(f"the run {run_dir} is gone (no {MARKER_NAME})")
     path.parent.mkdir(exist_ok=True)
     data = json.dumps(state.to_json(), separators=(",", ":")).encode()
     if durable:
