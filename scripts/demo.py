@@ -120,6 +120,12 @@ def main() -> None:
     print(f"trained and logged run {run_id} under {root} in {time.perf_counter() - started:.1f} s")
     show(root, run_id)
     print(f"\nTry: .venv/bin/localtrack --root {root} runs")
+    print(
+        f"Open the dashboard: .venv/bin/localtrack ui --root {root}"
+        f"   (then the printed http://127.0.0.1:6006/?token=... URL;"
+        f" from a laptop: ssh -L 6006:127.0.0.1:6006 <this node>)"
+    )
+    print(f"  this run's page: add &view=run&run={run_id} to that URL")
 
 
 if __name__ == "__main__":
