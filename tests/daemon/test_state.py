@@ -19,6 +19,12 @@ from localtrack_daemon.state import (
 from localtrack._errors import NeedsPerson, RetryLater
 
 
+@pytest.fixture(autouse=True)
+def _run_marker(tmp_path):
+    """tmp_path is the run directory: states are only ever saved into a run that exists."""
+    (tmp_path / "localtrack-run.json").write_text("{}")
+
+
 def test_remote_is_named_without_credentials():
     uri = "https://alice:hunter2@mlflow.example.org:8443/base/?x=1"
     assert public_url(uri) == "https://mlflow.example.org:8443/base"
@@ -173,6 +179,13 @@ def test_a_missing_or_good_state_is_not_set_aside(tmp_path):
     path.write_bytes(GOOD)
     assert open_state(tmp_path, URI, "run1", log=lambda *a, **f: logged.append(a)).mlflow_run_id
     assert logged == [] and broken_files(tmp_path, URI) == []
+
+
+def test_a_state_is_never_saved_into_a_run_that_vanished(tmp_path):
+    (tmp_path / "localtrack-run.json").unlink()
+    with pytest.raises(FileNotFoundError, match="gone"):
+        save_state(tmp_path, URI, SyncState(remote=URI, local_run_id="run1"))
+    assert not (tmp_path / "sync").exists()
 
 
 def test_broken_names_sort_by_time_and_never_collide():
