@@ -3,10 +3,16 @@
 One scalars row is one point. Points come in (writer, seq) order and, within a seq, in the order
 the rows sit in the file: compaction copies a writer's segments in seq order without reordering
 rows, so "the first n rows of (writer, seq)" names the same rows in a fresh or a compacted file.
+
+Rows a `purge_step` hides (localtrack/_query/purge.py: an earlier writer's steps ≥ N logged
+before the purge) stay in the table and in those counts, so a purge that appears between two
+passes never shifts which rows "the first n" are; they are only left out of request bodies, and
+count as handled once the batch around them is acknowledged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +20,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from localtrack._query import purge
+from localtrack._query.purge import Purge
 from localtrack._store.layout import SegmentName, live_segments
 from localtrack._store.schema import STREAMS
 from localtrack._store.segments import check_version, list_segments
 
 from .encode import MetricText, metric_text
-from .plan import Group, groups
+from .plan import Batch, Group, groups, plan_batches
 from .state import WriterProgress
 
 METRIC_STREAMS = ("scalars",)
@@ -41,9 +49,57 @@ class Points:
     files: list[SegmentName]
     skipped: int = 0
     """Rows dropped as not sendable (null value, timestamp before 1970)."""
+    hidden: np.ndarray | None = None
+    """Per row, whether a purge hides it (None: no row is hidden)."""
 
     def __len__(self) -> int:
         return len(self.text)
+
+    @property
+    def purged(self) -> int:
+        """How many rows a purge hides (never sent)."""
+        return 0 if self.hidden is None else int(self.hidden.sum())
+
+    def batches(self, progress: dict[str, WriterProgress], limit: int) -> list[Batch]:
+        """plan_batches over every row, then each batch's slices without the hidden rows: the
+        marks (rows of each (writer, seq) done) still count them."""
+        plan = plan_batches(self.groups, progress, limit)
+        hidden = self.hidden
+        if hidden is None:
+            return plan
+        return [Batch(visible_slices(b.slices, hidden), b.marks) for b in plan]
+
+
+def visible_slices(
+    slices: tuple[tuple[int, int], ...], hidden: np.ndarray
+) -> tuple[tuple[int, int], ...]:
+    """The row ranges `slices` with the rows `hidden` marks cut out, in order."""
+    out: list[tuple[int, int]] = []
+    for start, stop in slices:
+        shown = np.concatenate([[False], ~hidden[start:stop], [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(shown))
+        out.extend(
+            (start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)
+        )
+    return tuple(out)
+
+
+def run_purges(events: pa.Table | None) -> list[Purge]:
+    """The purge rules of a run, from its `events` rows."""
+    return [] if events is None else purge.rules(purge.events_of(events))
+
+
+def hidden_rows(
+    purges: Sequence[Purge], writers: list[str], code: np.ndarray, step: np.ndarray, us: np.ndarray
+) -> np.ndarray | None:
+    """Per row (of writer `writers[code[i]]`), whether a purge hides it; None when none is."""
+    mask: np.ndarray | None = None
+    for p in purges:
+        if p.writer not in writers:
+            continue
+        m = (code == writers.index(p.writer)) & (step >= p.step) & (us < p.before_us)
+        mask = m if mask is None else mask | m
+    return mask if mask is not None and mask.any() else None
 
 
 def pending_segments(
@@ -69,8 +125,11 @@ def read_columns(path: Path, columns: list[str]) -> pa.Table:
     return pf.read(columns=columns, use_threads=False)
 
 
-def read_points(run_dir: Path, stream: str, files: list[SegmentName]) -> Points:
-    """The sendable points of `files` (segments of `stream`, in live_segments order)."""
+def read_points(
+    run_dir: Path, stream: str, files: list[SegmentName], purges: Sequence[Purge] = ()
+) -> Points:
+    """The sendable points of `files` (segments of `stream`, in live_segments order), with the
+    rows `purges` hide marked."""
     parts: list[pa.Table] = []
     seqs: list[np.ndarray] = []
     codes: list[np.ndarray] = []
@@ -97,13 +156,16 @@ def read_points(run_dir: Path, stream: str, files: list[SegmentName]) -> Points:
         order = order[np.argsort(code[order], kind="stable")]
         table, seq, code, us = table.take(order), seq[order], code[order], us[order]
     tags = _column(table, "tag")
+    steps = _column(table, "step")
     text = metric_text(
         tags,
         _column(table, "value"),
         pa.array(us // 1000),  # milliseconds, floored
-        _column(table, "step"),
+        steps,
     )
-    return Points(groups(list(writers), code, seq), tags.unique().to_pylist(), text, files, skipped)
+    names = list(writers)
+    hidden = hidden_rows(purges, names, code, steps.to_numpy(zero_copy_only=False), us)
+    return Points(groups(names, code, seq), tags.unique().to_pylist(), text, files, skipped, hidden)
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:
