@@ -36,8 +36,9 @@ from .artifacts import (
     tag_tables,
 )
 from .pipeline import Pipeline
-from .plan import Batch, apply_marks, plan_batches
-from .points import METRIC_STREAMS, Points, pending_segments, read_points
+from .plan import Batch, apply_marks
+from .points import METRIC_STREAMS, Points, pending_segments, read_points, run_purges
+from .purged import purge_tags, report
 from .remote import Remote
 from .run_info import RUN_ID_TAG, finish_ms, last_activity, local_params, run_tags
 from .state import SyncState, WriterProgress, digest, open_state, save_state
@@ -104,6 +105,7 @@ class RunUpload:
         if self.stop.is_set():
             return out
         events = read_stream(self.run_dir, "events")
+        self.purges = run_purges(events)  # one snapshot for tags and points
         self.ensure_run(events)
         self.sync_tags(events)
         self.sync_params()
@@ -150,10 +152,13 @@ class RunUpload:
     # -- tags ------------------------------------------------------------------------------
 
     def sync_tags(self, events: pa.Table | None) -> None:
-        tags = run_tags(self.marker, self.run_dir, events)
+        tags = run_tags(self.marker, self.run_dir, events) + purge_tags(self.purges)
         fp = digest(tags)
         if fp == self.state.tags_digest:
             return
+        progress = self.state.streams.get("scalars", {})
+        tags += report(self.remote, self.run_id, self.run_dir, self.purges, progress, self.log,
+                       self.marker["run_id"])  # fmt: skip
         for i in range(0, len(tags), encode.MAX_TAGS_PER_BATCH):
             chunk = tags[i : i + encode.MAX_TAGS_PER_BATCH]
             self.remote.log_batch(encode.entities_body(self.run_id, "tags", chunk))
@@ -246,7 +251,7 @@ class RunUpload:
                 chunk.append(name)
                 rows += 1000 * (name.hi - name.lo + 1)  # about 1000 rows per segment
             try:
-                points = read_points(self.run_dir, stream, chunk)
+                points = read_points(self.run_dir, stream, chunk, self.purges)
             except FileNotFoundError:  # compaction replaced a file: list again
                 files = pending_segments(self.run_dir, stream, progress)
                 continue
@@ -257,7 +262,7 @@ class RunUpload:
         progress = self.state.streams[stream]
         if any(encode.mlflow_key(t) != t for t in pts.tags):
             self.record_key_map(pts.tags)
-        plan = plan_batches(pts.groups, progress, encode.MAX_METRICS_PER_BATCH)
+        plan = pts.batches(progress, encode.MAX_METRICS_PER_BATCH)  # purged rows left out
         pipe: Pipeline[Batch] = Pipeline(self.remote, self.pipeline if len(plan) > 1 else 1)
         sent = 0
         try:
