@@ -63,7 +63,8 @@ def test_hidden_rows_are_counted_as_handled_but_never_sent(tmp_path: Path) -> No
     assert [(p.writer, p.step, p.purged_by) for p in purges] == [(first.writer, 5, second.writer)]
     assert pts.purged == 5
     batches = pts.batches({}, limit=4)
-    assert sent(pts, batches) == [(s, float(s)) for s in range(5)] + [(5, 5.5), (6, 6.5), (7, 7.5)]
+    expected = [(s, float(s)) for s in range(5)] + [(5, 5.5), (6, 6.5), (7, 7.5)]
+    assert sorted(sent(pts, batches)) == expected  # writers come in the order of their ids
     # The first writer's seq is done whole, its five hidden rows included.
     marks = [m for b in batches for m in b.marks if m.writer == first.writer]
     assert marks[-1] == Mark(first.writer, 1, 10, True)
@@ -76,7 +77,8 @@ def test_a_partly_sent_seq_resumes_at_the_same_row_after_a_purge(tmp_path: Path)
     progress = {first.writer: WriterProgress(partial={1: 3})}
     pts, _ = points_of(tmp_path, first, progress)
     batches = pts.batches(progress, limit=1000)
-    assert sent(pts, batches)[:2] == [(3, 3.0), (4, 4.0)]  # rows 3 and 4; 5.. are hidden
+    mine = [p for p in sent(pts, batches) if p[1] == p[0]]
+    assert mine == [(3, 3.0), (4, 4.0)]  # rows 3 and 4; 5.. are hidden
     assert (
         sent_and_hidden(first.dir, run_purges(read_stream(first.dir, "events")), [], progress) == 0
     )
