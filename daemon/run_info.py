@@ -1,19 +1,24 @@
 """What a run says about itself, read from its store: MLflow tags, params, end time, activity.
 
 Pure reads of the run directory (marker, `events`, `config`, `hparams`, writer leases); the
-uploader decides what to send.
+uploader decides what to send. Whether a run is still live is judged with the daemon's own
+observations of its leases (LEASES), so no wall-clock jump marks a live run KILLED.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from localtrack._store.layout import MARKER_NAME, WRITERS_DIR
+from localtrack._store.liveness import LeaseWatch
 from localtrack._store.marker import Marker
+from localtrack._store.runs import LEASE_STALE_SECS, run_status
 from localtrack._store.segments import read_stream
 
 from . import encode
@@ -72,15 +77,51 @@ def local_params(run_dir: Path) -> dict[str, str]:
     return params
 
 
+LEASES = LeaseWatch(LEASE_STALE_SECS)
+"""The daemon's memory of every lease it saw: a writer elsewhere is gone only once its lease
+stayed unchanged for LEASE_STALE_SECS of this process's monotonic clock (a wall-clock jump
+never turns a live run into a KILLED one)."""
+
+HEARTBEATS = LeaseWatch(0.0)
+"""How long the daemon has seen a crashed run's newest heartbeat unchanged (its grace)."""
+
+
+def local_status(run_dir: Path, watch: LeaseWatch = LEASES) -> str:
+    """The run's status as the daemon judges it: run_status with its own lease observations."""
+    return run_status(run_dir, watch=watch)
+
+
 def last_activity(run_dir: Path, created_at: float) -> float:
     """When a writer of the run last touched its lease (the marker's time when none did)."""
-    times = []
-    for p in (run_dir / "writers").glob("*.lease"):
+    return _newest_lease(run_dir, created_at)[1]
+
+
+def _newest_lease(run_dir: Path, created_at: float) -> tuple[Path, float]:
+    newest = (run_dir / MARKER_NAME, created_at)
+    for p in (run_dir / WRITERS_DIR).glob("*.lease"):
         try:
-            times.append(p.stat().st_mtime)
+            mtime = p.stat().st_mtime
         except FileNotFoundError:
             continue
-    return max(times, default=created_at)
+        if mtime >= newest[1]:
+            newest = (p, mtime)
+    return newest
+
+
+def crash_end_ms(
+    run_dir: Path,
+    created_at: float,
+    grace_s: float,
+    watch: LeaseWatch = HEARTBEATS,
+    now: float | None = None,
+) -> int | None:
+    """The end time (ms) to give a crashed run once `grace_s` passed since its last
+    heartbeat, else None (not yet). The grace counts on the wall clock or, whichever is
+    longer, on the daemon's monotonic clock since it first saw that heartbeat, so a clock set
+    back delays KILLED by at most `grace_s`, never by the size of the jump."""
+    path, last = _newest_lease(run_dir, created_at)
+    quiet = max((time.time() if now is None else now) - last, watch.unchanged_for(path, last))
+    return int(last * 1000) if quiet >= grace_s else None
 
 
 def config_params(key: str, json_text: str) -> dict[str, str]:

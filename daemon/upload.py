@@ -23,7 +23,6 @@ import pyarrow as pa
 from localtrack._errors import NeedsPerson
 from localtrack._store.layout import live_segments
 from localtrack._store.marker import Marker, read_marker
-from localtrack._store.runs import run_status
 from localtrack._store.segments import list_segments, read_stream
 
 from . import encode
@@ -40,7 +39,7 @@ from .plan import Batch, apply_marks
 from .points import METRIC_STREAMS, Points, pending_segments, read_points, run_purges
 from .purged import purge_tags, report
 from .remote import Remote
-from .run_info import RUN_ID_TAG, finish_ms, last_activity, local_params, run_tags
+from .run_info import RUN_ID_TAG, crash_end_ms, finish_ms, local_params, local_status, run_tags
 from .state import SyncState, WriterProgress, digest, open_state, save_state
 
 KEY_MAP_TAG = "localtrack.key_map"
@@ -113,7 +112,7 @@ class RunUpload:
             out.sent += self.sync_metrics(stream)
             if self.stop.is_set():
                 return out
-        local = run_status(self.run_dir)
+        local = local_status(self.run_dir)
         self.sync_images()
         self.sync_tables(final=local != "running")
         if self.stop.is_set():
@@ -363,10 +362,9 @@ class RunUpload:
         if local in ("finished", "failed"):
             end_ms = finish_ms(events)
         elif local == "crashed":
-            last = last_activity(self.run_dir, self.marker["created_at"])
-            if time.time() - last < self.grace_s:
+            end_ms = crash_end_ms(self.run_dir, self.marker["created_at"], self.grace_s)
+            if end_ms is None:
                 return False
-            end_ms = int(last * 1000)
         if status == self.state.status or (status == "RUNNING" and self.state.status is None):
             return status != "RUNNING"
         self.remote.update_run(self.run_id, status, end_ms)

@@ -28,6 +28,7 @@ from localtrack._store.layout import (
     live_segments,
     parse_segment_name,
 )
+from localtrack._store.liveness import process_verdict, read_lease, this_process
 from localtrack._store.marker import Marker
 from localtrack._store.runs import LEASE_STALE_SECS, find_runs
 from localtrack._store.schema import STREAMS
@@ -47,26 +48,41 @@ class RunEntry:
     path: Path
     marker: Marker
     lease: float | None = None
+    runs_here: bool = False
+    """A writer of the run that has not closed is a process running on this host now (its
+    lease names it): alive whatever the wall clock says of its lease's age."""
 
     def has_live_writer(self, now: float) -> bool:
         """Whether a writer may still be sealing (and compacting) segments of this run."""
-        return self.lease is not None and now - self.lease < LEASE_STALE_SECS
+        return self.runs_here or (self.lease is not None and now - self.lease < LEASE_STALE_SECS)
 
 
-def newest_lease(run_dir: Path) -> float | None:
-    """The mtime of the run's most recently touched writer lease, or None without leases."""
+def lease_facts(run_dir: Path) -> tuple[float | None, bool]:
+    """The mtime of the run's most recently touched writer lease (None without leases), and
+    whether a lease with content (a writer not closed) names a process that runs here.
+    Empty leases (closed writers, older writers) cost no read."""
     mtimes = []
+    runs_here = False
     try:
         with os.scandir(run_dir / WRITERS_DIR) as entries:
             for e in entries:
                 if e.name.endswith(".lease"):
                     try:
-                        mtimes.append(e.stat().st_mtime)
+                        st = e.stat()
                     except FileNotFoundError:
                         continue
+                    mtimes.append(st.st_mtime)
+                    if st.st_size and not runs_here:
+                        who = read_lease(Path(e.path))
+                        runs_here = process_verdict(who, this_process()) is True
     except (FileNotFoundError, NotADirectoryError):
         pass
-    return max(mtimes, default=None)
+    return max(mtimes, default=None), runs_here
+
+
+def newest_lease(run_dir: Path) -> float | None:
+    """The mtime of the run's most recently touched writer lease, or None without leases."""
+    return lease_facts(run_dir)[0]
 
 
 def marker_mtime(run_dir: Path) -> float | None:
@@ -224,7 +240,7 @@ def list_run(run_dir: Path, skipped: set[Path], pin: bool, now: float) -> RunLis
         marker = read_run_marker(run_dir)
     except FileNotFoundError:
         return None  # removed while we looked (localtrack rm)
-    found = RunListing(RunEntry(run_dir, marker, newest_lease(run_dir)))
+    found = RunListing(RunEntry(run_dir, marker, *lease_facts(run_dir)))
     pin = pin and found.run.has_live_writer(now)
     for stream in stream_dirs(run_dir):
         good, fds, bad = list_stream(run_dir / stream, skipped, pin)

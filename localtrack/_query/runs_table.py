@@ -1,10 +1,11 @@
 """The facts behind the `runs` view that are not in Parquet: markers, and live writers' status.
 
 Status follows docs/FORMAT.md as `localtrack._store.runs.run_status` computes it. A run none
-of whose writers touched a lease in the last LEASE_STALE_SECS cannot be `running` (unless it
-has no events yet and its marker is fresh: `fresh` below), so its status follows from its
-events alone and the view derives it in SQL; only the few runs training now are checked
-here, one by one.
+of whose writers touched a lease in the last LEASE_STALE_SECS, and none of whose unclosed
+writers is a process running on this host (RunEntry.runs_here: a wall-clock jump cannot make
+it look dead), cannot be `running` (unless it has no events yet and its marker is fresh:
+`fresh` below), so its status follows from its events alone and the view derives it in SQL;
+only the few runs training now are checked here, one by one.
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ def markers_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
 
 
 def live_status_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
-    """Status of every run with a fresh lease, by run_status (pid and lease checks)."""
+    """Status of every run with a fresh lease or a writer running here, by run_status."""
     now = time.time() if now is None else now
     ids: list[str] = []
     statuses: list[str] = []
     for run in runs:
-        if run.lease is None or now - run.lease >= LEASE_STALE_SECS:
+        if not run.has_live_writer(now):
             continue
         ids.append(run.marker["run_id"])
         statuses.append(run_status(run.path, now))

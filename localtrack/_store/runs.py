@@ -1,7 +1,9 @@
 """Finding runs under a root and deriving a run's status from its events and writer leases.
 
-Status rules (docs/FORMAT.md): a writer that started and never finished is alive while its
-lease is fresh (and, on this host, its pid exists); otherwise the run crashed.
+Status rules (docs/FORMAT.md "Run status"): a writer that started and never finished is alive
+while its process runs (on this host, by the identity in its lease) or, elsewhere, while its
+lease is fresh (liveness.py: no wall-clock jump turns a live writer into a crashed one);
+otherwise the run crashed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localtrack._store.layout import MARKER_NAME, SYNC_DIR, WRITERS_DIR, lease_path
+from localtrack._store.liveness import (
+    LeaseWatch,
+    ProcessIdentity,
+    fresh_by_wall_clock,
+    process_verdict,
+    read_lease,
+    this_process,
+)
 from localtrack._store.schema import STREAMS
 from localtrack._store.segments import read_stream
 
@@ -84,40 +94,68 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
-def writer_alive(run_dir: Path, state: WriterState, now: float | None = None) -> bool:
-    """True while an unfinished writer still looks alive (fresh lease, pid present here)."""
+def _lease_alive(
+    path: Path, identity: ProcessIdentity | None, now: float | None, watch: LeaseWatch | None
+) -> bool | None:
+    """What one lease file (holding `identity`) says: alive, gone, or None when missing."""
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    verdict = process_verdict(identity, this_process())
+    if verdict is not None:  # a process on this host: alive exactly while it runs
+        return verdict
+    if watch is not None:
+        return not watch.stale(path, mtime)
+    return fresh_by_wall_clock(mtime, time.time() if now is None else now, LEASE_STALE_SECS)
+
+
+def writer_alive(
+    run_dir: Path,
+    state: WriterState,
+    now: float | None = None,
+    watch: LeaseWatch | None = None,
+) -> bool:
+    """True while an unfinished writer still looks alive: its process on this host runs
+    (checked against the identity its lease holds, so a reused pid does not count), or its
+    lease is fresh (by `watch`, an observer's monotonic clock, when given; else by `now`)."""
     if state.finish_status is not None:
         return False
-    if state.host == socket.gethostname() and state.pid is not None and not _pid_exists(state.pid):
-        return False
+    path = lease_path(run_dir, state.writer)
+    identity = read_lease(path)
+    here = state.host == socket.gethostname() and state.pid is not None
+    if identity is None and here and not _pid_exists(state.pid or 0):
+        return False  # an older writer (its lease holds no identity) whose pid is gone
+    return bool(_lease_alive(path, identity, now, watch))
+
+
+def _any_fresh_lease(run_dir: Path, now: float | None, watch: LeaseWatch | None) -> bool:
+    """A writer touched its lease recently, or runs here (or the run was created moments ago)."""
+    paths = [*(run_dir / WRITERS_DIR).glob("*.lease")]
+    if any(_lease_alive(path, read_lease(path), now, watch) for path in paths):
+        return True
     try:
-        touched = lease_path(run_dir, state.writer).stat().st_mtime
+        mtime = (run_dir / MARKER_NAME).stat().st_mtime
     except FileNotFoundError:
         return False
-    return (now if now is not None else time.time()) - touched < LEASE_STALE_SECS
+    if watch is not None:
+        return not watch.stale(run_dir / MARKER_NAME, mtime)
+    return fresh_by_wall_clock(mtime, time.time() if now is None else now, LEASE_STALE_SECS)
 
 
-def _any_fresh_lease(run_dir: Path, now: float | None) -> bool:
-    """A writer touched its lease recently (or the run was created moments ago)."""
-    now = time.time() if now is None else now
-    paths = [run_dir / MARKER_NAME, *(run_dir / WRITERS_DIR).glob("*.lease")]
-    for path in paths:
-        try:
-            if now - path.stat().st_mtime < LEASE_STALE_SECS:
-                return True
-        except FileNotFoundError:
-            continue
-    return False
+def run_status(run_dir: Path, now: float | None = None, watch: LeaseWatch | None = None) -> str:
+    """'running', 'crashed', 'failed' or 'finished', by the rules of docs/FORMAT.md.
 
-
-def run_status(run_dir: Path, now: float | None = None) -> str:
-    """'running', 'crashed', 'failed' or 'finished', by the rules of docs/FORMAT.md."""
+    `now` is a one-shot reader's wall clock; `watch`, a long-lived observer's memory of the
+    leases (stale once unchanged for LEASE_STALE_SECS of its monotonic clock). Neither
+    matters for a writer on this host: its process decides.
+    """
     states = writer_states(run_dir)
     if not states:  # killed between creating the marker and sealing its start event?
-        return "running" if _any_fresh_lease(run_dir, now) else "crashed"
+        return "running" if _any_fresh_lease(run_dir, now, watch) else "crashed"
     unfinished = [s for s in states if s.finish_status is None]
     if unfinished:
-        if any(writer_alive(run_dir, s, now) for s in unfinished):
+        if any(writer_alive(run_dir, s, now, watch) for s in unfinished):
             return "running"
         return "crashed"
     if any(s.finish_status != "finished" for s in states):

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from localtrack._store.layout import SegmentName, lease_path
+from localtrack._store.liveness import lease_text, this_process
 from localtrack._store.marker import Marker, create_or_join
 from localtrack._store.runs import LEASE_TOUCH_SECS
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
@@ -316,9 +317,11 @@ class RunWriter:
     def _touch_lease(self, create: bool = False) -> None:
         path = lease_path(self.run_dir, self.identity.writer)
         try:
-            if create:
+            if create:  # the lease names this process, so a reused pid cannot pass for it
                 path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+                path.write_bytes(lease_text(this_process()))
+            else:
+                path.touch()
         except OSError as exc:
             self._report_io_error(exc)
 
@@ -366,4 +369,8 @@ class RunWriter:
         with self._seal_lock:
             self._seal_all()
         self._compactor.close()
+        try:  # an empty lease is a closed writer (docs/FORMAT.md "Run status")
+            lease_path(self.run_dir, self.identity.writer).write_bytes(b"")
+        except OSError:
+            pass
         lifecycle.unregister(self)

@@ -1,0 +1,74 @@
+"""Clock jumps against a real MLflow server: no live run is marked KILLED, no time rewritten.
+
+A forward jump of the daemon's wall clock is what a lease an hour old looks like to it; the
+writer's process still runs, so the run stays RUNNING. Wall times that go backwards within
+a run (NTP stepped the writer's clock back) are stored as logged and reach MLflow unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from localtrack_daemon.cli import main as cli
+from mlflow import MlflowClient
+from sync_store import assert_synced, mlflow_runs
+
+from localtrack import SummaryWriter
+from localtrack._store.liveness import this_process
+from localtrack._store.marker import read_marker
+from localtrack._store.segments import read_stream
+
+pytestmark = pytest.mark.mlflow
+
+
+def sync_once(root, server) -> int:
+    return cli(["sync", "--once", "--root", str(root), "--uri", server.url, "--grace", "0"])
+
+
+@pytest.mark.skipif(this_process() is None, reason="needs Linux /proc")
+def test_a_live_run_whose_lease_looks_an_hour_old_stays_running(tmp_path, mlflow_server):
+    root = tmp_path / "runs"
+    w = SummaryWriter(str(root / "live"))
+    run_dir = root / "live"
+    run_id = read_marker(run_dir)["run_id"]
+    client = MlflowClient(mlflow_server.url)
+    try:
+        for s in range(50):
+            w.add_scalar("loss", 1.0 / (s + 1), s)
+        w.flush()
+        hour_ago = time.time() - 3600  # as a daemon whose clock jumped ahead sees it
+        for path in [run_dir / "localtrack-run.json", *(run_dir / "writers").iterdir()]:
+            os.utime(path, (hour_ago, hour_ago))
+        assert sync_once(root, mlflow_server) == 0
+        (got,) = mlflow_runs(client, run_id)
+        assert got.info.status == "RUNNING"  # not KILLED: its process is alive
+    finally:
+        w.close()
+    assert sync_once(root, mlflow_server) == 0
+    assert_synced(client, run_dir, run_id)
+    assert client.get_run(got.info.run_id).info.status == "FINISHED"
+
+
+def test_wall_times_that_go_backwards_are_stored_and_synced_as_logged(tmp_path, mlflow_server):
+    root = tmp_path / "runs"
+    t0 = 1_764_000_000.123
+    # the clock steps back by an hour after step 2, then by 1 s, then forward again
+    times = [t0, t0 + 1, t0 + 2, t0 - 3600, t0 - 3599, t0 - 3600.5, t0 + 10]
+    with SummaryWriter(str(root / "back")) as w:
+        for step, t in enumerate(times):
+            w.add_scalar("loss", float(step), step, walltime=t)
+    run_dir = root / "back"
+    stored = read_stream(run_dir, "scalars")
+    assert stored is not None
+    us = stored["wall_time"].cast("int64").to_pylist()
+    by_step = dict(zip(stored["step"].to_pylist(), us, strict=True))
+    assert [by_step[s] for s in range(len(times))] == [round(t * 1e6) for t in times]
+    assert sync_once(root, mlflow_server) == 0
+    client = MlflowClient(mlflow_server.url)
+    run_id = read_marker(run_dir)["run_id"]
+    rid = assert_synced(client, run_dir, run_id)
+    history = {m.step: m.timestamp for m in client.get_metric_history(rid, "loss")}
+    assert history == {s: by_step[s] // 1000 for s in range(len(times))}
+    assert [history[s] for s in range(len(times))] == [int(t * 1000) for t in times]
