@@ -5,7 +5,7 @@
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { downloadUrl, getSeries } from "./api.js";
 import { buildTable, mergeLive, yDomain } from "./chart_data.js";
-import { drawBands, drawNonfinite, nonfiniteCount } from "./chart_layers.js";
+import { drawBands, drawClipped, drawNonfinite, nonfiniteCount } from "./chart_layers.js";
 import { renderLegend, showLegend } from "./chart_legend.js";
 import { runColor, withAlpha } from "./colors.js";
 import { el } from "./format.js";
@@ -26,19 +26,24 @@ function axis(stroke, grid, extra) {
 function options(chart, width) {
   const { logy } = chart.app.store.get();
   const series = [{}];
-  const line = (label, stroke, width) => ({ label, stroke, width, spanGaps: true, points: { show: false } });
+  // A run of one point draws no line: show its point, so it is not invisible.
+  const line = (label, stroke, width, lone) =>
+    ({ label, stroke, width, spanGaps: true, points: { show: lone, size: 6, fill: stroke } });
+  const lone = (entry) => chart.series.get(entry.runId).x.length < 2;
   for (const entry of chart.layout) {
     const color = runColor(entry.runId);
-    series.push(entry.smoothed === null ? line(entry.runId, color, 1.5) : line(entry.runId, withAlpha(color, 0.25), 1));
+    series.push(entry.smoothed === null
+      ? line(entry.runId, color, 1.5, lone(entry))
+      : line(entry.runId, withAlpha(color, 0.25), 1, false));
   }
   for (const entry of chart.layout) {
-    if (entry.smoothed !== null) series.push(line(entry.runId + " smoothed", runColor(entry.runId), 2));
+    if (entry.smoothed !== null) series.push(line(entry.runId + " smoothed", runColor(entry.runId), 2, lone(entry)));
   }
   const stroke = css("--axis-text");
   const grid = css("--grid");
   return {
     width, height: HEIGHT, series, legend: { show: false },
-    padding: [8, 12, 0, 0],
+    padding: [14, 12, 0, 0],
     scales: {
       x: { time: chart.xMode === "wall" },
       y: { distr: logy ? 3 : 1, range: () => chart.yRange || [0, 1] },
@@ -47,7 +52,7 @@ function options(chart, width) {
     cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 }, focus: { prox: 16 } },
     hooks: {
       drawAxes: [(u) => drawBands(chart, u)],
-      draw: [(u) => drawNonfinite(chart, u)],
+      draw: [(u) => drawClipped(chart, u), (u) => drawNonfinite(chart, u)],
       setCursor: [(u) => showLegend(chart, u.cursor.idx == null ? null : u.data[0][u.cursor.idx])],
       setSelect: [(u) => onSelect(chart, u)],
     },
@@ -76,6 +81,8 @@ function draw(chart) {
   const { data, layout } = buildTable(chart.series, runIds, weight, logy);
   chart.layout = layout;
   chart.yRange = yDomain(chart.series, runIds, { ignoreOutliers: outliers, logy });
+  // A redraw (live rows, a new option) keeps the hover where the mouse is.
+  const cursor = chart.u && chart.u.cursor.left >= 0 ? { left: chart.u.cursor.left, top: chart.u.cursor.top } : null;
   if (chart.u) chart.u.destroy();
   chart.u = null;
   chart.plot.replaceChildren();
@@ -97,6 +104,7 @@ function draw(chart) {
     chart.fetch();
   });
   app.charts.set(chart.tag, chart.u);
+  if (cursor) chart.u.setCursor(cursor);
   chart.el.dataset.state = "drawn";
 }
 

@@ -80,6 +80,38 @@ export function drawNonfinite(chart, u) {
   ctx.restore();
 }
 
+/**
+ * uPlot "draw" hook: a short tick at the top (bottom) edge over each point far above (below)
+ * the y range (by more than the range's own span), so a spike that the outlier scaling cut
+ * off still shows where it is, while ordinary noise past the 5–95 % range adds no clutter.
+ */
+export function drawClipped(chart, u) {
+  const { ctx } = u;
+  const { top, height } = u.bbox;
+  const { min, max } = u.scales.y;
+  const logy = u.scales.y.distr === 3;
+  const hi = logy ? max * (max / min) : max + (max - min);
+  const lo = logy ? min / (max / min) : min - (max - min);
+  const tick = 7 * devicePixelRatio;
+  ctx.save();
+  ctx.lineWidth = 2 * devicePixelRatio;
+  eachRun(chart, (runId, s) => {
+    ctx.strokeStyle = runColor(runId);
+    ctx.beginPath();
+    for (let i = 0; i < s.y.length; i++) {
+      const v = s.y[i];
+      if (v <= hi && v >= lo) continue;
+      const x = u.valToPos(s.x[i], "x", true);
+      // Above the plot, in its top padding; below it, on the bottom edge.
+      const y = v > hi ? top - tick - 2 * devicePixelRatio : top + height - tick;
+      ctx.moveTo(x, y);
+      ctx.lineTo(x, y + tick);
+    }
+    ctx.stroke();
+  });
+  ctx.restore();
+}
+
 /** How many non-finite points the chart marks. */
 export function nonfiniteCount(chart) {
   let n = 0;

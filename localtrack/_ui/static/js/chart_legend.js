@@ -59,14 +59,12 @@ export function renderLegend(chart, app) {
 /** Show each run's value at x (null: the last values). */
 export function showLegend(chart, x) {
   if (!chart.legendValues) return;
-  let shownX = x;
   for (const [runId, { value, smoothed, entry }] of chart.legendValues) {
     const s = chart.series.get(runId);
     const v = s ? valueAt(s, x, entry) : null;
     value.textContent = v ? formatValue(v.y) : "";
     value.dataset.x = v ? String(v.x) : "";
     smoothed.textContent = v && v.sm !== null ? formatValue(v.sm) : "";
-    if (shownX === null && v) shownX = v.x;
   }
-  chart.legendX.textContent = x === null ? "last · " + formatX(chart.xMode, shownX) : formatX(chart.xMode, x);
+  chart.legendX.textContent = x === null ? "last" : formatX(chart.xMode, x);
 }
