@@ -94,6 +94,14 @@ MEASURES = [
         {"*": 20},
     ),
     Measure(
+        "flush",
+        "flush() every step (5 add_scalar calls before it), ms per flush, median",
+        "ms",
+        0.5,
+        ("localtrack", "torch", "tensorboardX"),
+        {"*": 2_000},
+    ),
+    Measure(
         "bytes",
         "bytes on disk per scalar (random values, after close)",
         "B",
@@ -286,6 +294,8 @@ def child(system: str, measure: str, n: int, d: Path) -> dict[str, Any]:
         for i in range(n):
             log(dict(zip(keys, row, strict=True)), i)
         return {"value": (time.perf_counter() - t) / n * 1e6}
+    if measure == "flush":
+        return {"value": flush_every_step(logger, n)}
     if measure in ("histogram", "images"):
         if measure == "histogram":
             x = rng.standard_normal(1_000_000).astype(np.float32)
@@ -313,6 +323,22 @@ def child(system: str, measure: str, n: int, d: Path) -> dict[str, Any]:
     if measure == "bytes":
         return {"value": dir_bytes(d) / n}
     return {"value": max(rss_bytes("VmHWM") - rss0, 0) / 1e6}
+
+
+def flush_every_step(logger: TensorBoardLike, n: int) -> float:
+    """Median ms of flush() called after every step of 5 add_scalar calls, as Accelerate's
+    and ignite's TensorBoard loggers call it, with a 1 ms training step in between."""
+    add, flush = logger.w.add_scalar, logger.w.flush
+    times = []
+    for i in range(n):
+        for k in range(5):
+            add(f"metric/{k}", float(i), i)
+        t = time.perf_counter()
+        flush()
+        times.append(time.perf_counter() - t)
+        time.sleep(0.001)
+    logger.close()
+    return statistics.median(times) * 1e3
 
 
 def child_main(args: argparse.Namespace) -> None:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +31,15 @@ ROW_GROUP_ROWS = 65536
 _DELTA_COLUMNS = ("step", "wall_time", "seq", "pid", "num_samples")
 _DICT_COLUMNS = ("run_id", "tag", "writer", "host", "key", "kind", "status", "format", "rank")
 """Dictionary-encoded: readers (DuckDB, compaction) then hold one copy of each value."""
+
+
+_SMALL_OPTIONS: dict[str, object] = {
+    "compression": "none",
+    "use_dictionary": False,
+    "write_statistics": False,
+}
+"""For a small segment published at once on a caller's thread (flush()): the cheapest file
+pyarrow writes; compaction later merges it into a file with the options below."""
 
 
 def _write_options(schema: pa.Schema) -> dict[str, object]:
@@ -72,34 +82,78 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def publish(
-    run_dir: Path, stream: str, name: SegmentName, table: pa.Table | Iterable[pa.RecordBatch]
+    run_dir: Path,
+    stream: str,
+    name: SegmentName,
+    table: pa.Table | Iterable[pa.RecordBatch],
+    *,
+    durable: bool = True,
 ) -> Path:
     """Write `table` (or a stream of record batches, as compaction does) as segment `name` of
-    `stream`, visible only once complete and durable."""
+    `stream`, visible only once complete and durable.
+
+    durable=False (flush() on a caller's thread) writes a small uncompressed file and skips
+    both fsyncs: the file is whole and visible to every process at once, and survives the
+    writer being killed (the page cache outlives it); the caller makes it survive a power
+    loss later with sync_published()."""
     final = segment_path(run_dir, stream, name)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp")
-    schema = STREAMS[stream].with_metadata(file_metadata(stream))
+    schema = _schema(stream)
     batches = table.to_batches() if isinstance(table, pa.Table) else table
     try:
-        _write_file(tmp, schema, batches)
+        with open(tmp, "wb") as f:
+            _write_file(f, schema, batches, durable)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, final)
-    fsync_dir(final.parent)
+    if durable:
+        fsync_dir(final.parent)
     return final
 
 
-def _write_file(tmp: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> None:
+def sync_published(paths: Iterable[Path]) -> None:
+    """Make files published with durable=False durable: fsync each one still there (one that
+    compaction already merged and deleted is durable in the merged file), then their folders."""
+    folders = set()
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folders.add(path.parent)
+    for folder in folders:
+        fsync_dir(folder)
+
+
+_schemas: dict[str, pa.Schema] = {}
+
+
+def _schema(stream: str) -> pa.Schema:
+    """The stream's schema with its footer metadata (built once per stream)."""
+    schema = _schemas.get(stream)
+    if schema is None:
+        schema = _schemas[stream] = STREAMS[stream].with_metadata(file_metadata(stream))
+    return schema
+
+
+def _write_file(
+    f: BinaryIO, schema: pa.Schema, batches: Iterable[pa.RecordBatch], durable: bool
+) -> None:
     pool = pa.default_memory_pool()  # mimalloc keeps freed pages unless asked: bound RSS
-    with open(tmp, "wb") as f:
-        options = _write_options(schema)
-        with pq.ParquetWriter(f, schema, **options) as writer:  # type: ignore[arg-type]
-            for group in _row_groups(batches, schema):
-                writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
-                del group
+    options = _write_options(schema) if durable else _SMALL_OPTIONS
+    with pq.ParquetWriter(f, schema, **options) as writer:  # type: ignore[arg-type]
+        for group in _row_groups(batches, schema):
+            writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+            del group
+            if durable:
                 pool.release_unused()
+    if durable:
         f.flush()
         os.fsync(f.fileno())
 

@@ -4,7 +4,9 @@ The hot path only appends to a buffer (no I/O; run.log's columns take a short lo
 thread seals every buffer every `flush_secs` (and sooner when a buffer passes its soft cap):
 it takes the rows present with one slice and deletes them with one `del` (both atomic under
 the GIL, while appends only ever add at the end), builds Arrow tables, and publishes them as
-segments in sequence order. Memory is bounded: at a buffer's hard cap the policy `on_full`
+segments in sequence order. flush() seals on the caller's thread into small files published
+without fsync (visible to every new query at once, cheap enough to call every step); the
+sealer makes them durable within flush_secs. Memory is bounded: at a buffer's hard cap the policy `on_full`
 applies, "block" (the logging call waits for the sealer) or "drop" (the row is dropped and
 counted in `dropped`). Sealed segments survive SIGKILL; close() loses nothing.
 """
@@ -27,11 +29,13 @@ from localtrack._store.liveness import lease_text, this_process
 from localtrack._store.marker import Marker, create_or_join
 from localtrack._store.runs import LEASE_TOUCH_SECS
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
-from localtrack._store.segments import ROW_GROUP_ROWS, publish
+from localtrack._store.segments import ROW_GROUP_ROWS, publish, sync_published
 from localtrack._writer import lifecycle
 from localtrack._writer.blocks import ScalarBlock, TakenBlock
 from localtrack._writer.compactor import Compactor
 from localtrack._writer.identity import WriterIdentity, run_metadata
+from localtrack._writer.quick_parquet import publish_quick
+from localtrack._writer.quick_parquet import supports as supports_quick
 from localtrack._writer.sealing import (
     SCALAR_WIDTH,
     scalar_rows,
@@ -39,6 +43,7 @@ from localtrack._writer.sealing import (
     seal_scalars,
     seal_tagged,
 )
+from localtrack._writer.spare_files import SpareFiles
 from localtrack._writer.values import SnapshotPool, WarnOnce
 
 ON_FULL = ("block", "drop")
@@ -50,6 +55,8 @@ SCALAR_STEP = 2048
 """Rows the scalars buffer grows between two calls of scalar_pressure() past its soft cap."""
 SEAL_PART_VALUES = ROW_GROUP_ROWS
 """run.log numbers per table built: a bigger block is sealed as several segments."""
+QUICK_ROWS = 4096
+"""Tables of at most this many rows that flush() seals are published small and unsynced."""
 
 
 def _take(rows: list[Any]) -> list[Any]:
@@ -110,6 +117,7 @@ class RunWriter:
         self._device_sealed = 0
         self._next_seq = dict.fromkeys(STREAMS, 0)
         self._unpublished: dict[str, list[tuple[SegmentName, pa.Table]]] = {s: [] for s in STREAMS}
+        self._unsynced: list[Path] = []  # segments flush() published without fsync
         # Re-entrant: a SIGTERM handler may close() while the main thread is inside flush().
         self._seal_lock = threading.RLock()
         # Held while the sealer takes a buffer and while a logging call drops a row it just
@@ -121,10 +129,12 @@ class RunWriter:
         self.closed = False
         self._io_error_reported = False
         self._compactor = Compactor(self.run_dir, self._report_io_error)
+        self._spares = SpareFiles(self.identity.writer)  # files flush() writes into
         self._touch_lease(create=True)
         payload = {**run_metadata(self.identity), **(start_payload or {})}
         self.record("events", {"kind": "start", "payload": json.dumps(payload, default=str)})
-        self.flush()
+        with self._seal_lock:
+            self._seal_all()
         self._thread = threading.Thread(target=self._loop, name="localtrack-sealer", daemon=True)
         self._thread.start()
         lifecycle.register(self)
@@ -214,11 +224,15 @@ class RunWriter:
     # ---- sealing -----------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Seal and publish everything logged so far; returns once it is on disk."""
-        with self._seal_lock:
-            self._seal_all()
+        """Seal and publish everything logged so far: a new query sees it when this returns.
 
-    def _seal_all(self) -> None:
+        Small tables are written uncompressed and not fsynced, so a flush() every step costs
+        well under a millisecond; they survive a SIGKILL of this process at once, and the
+        sealer makes them survive a power loss within flush_secs."""
+        with self._seal_lock:
+            self._seal_all(durable=False)
+
+    def _seal_all(self, durable: bool = True) -> None:
         for stream, rows in self.buffers.items():
             with self._take_lock:
                 chunk = _take(rows)
@@ -233,7 +247,7 @@ class RunWriter:
             parts = [None] if block is None else block.split(SEAL_PART_VALUES)
             for i, part in enumerate(parts):
                 self._build_next(stream, chunk if i == 0 else [], part)
-                self._publish(stream)
+                self._publish(stream, durable)
         self._drained.set()
         for stream in self._unpublished:
             self._publish(stream)  # what an I/O error left behind earlier
@@ -247,18 +261,39 @@ class RunWriter:
             self._next_seq[stream] = seq + 1
             self._unpublished[stream].append((SegmentName(self.identity.writer, seq, seq), table))
 
-    def _publish(self, stream: str) -> None:
-        """Write the stream's built tables in sequence order; on an I/O error keep them."""
+    def _publish(self, stream: str, durable: bool = True) -> None:
+        """Write the stream's built tables in sequence order; on an I/O error keep them.
+
+        durable=False publishes small tables unsynced (flush()); _settle() syncs them later."""
         queue = self._unpublished[stream]
         while queue:
             name, table = queue[0]
+            synced = durable or table.num_rows > QUICK_ROWS
             try:
-                publish(self.run_dir, stream, name, table)
+                if not synced and supports_quick(stream):
+                    path = publish_quick(self.run_dir, stream, name, table, self._spares)
+                elif not synced:
+                    path = publish(self.run_dir, stream, name, table, durable=False)
+                else:
+                    path = publish(self.run_dir, stream, name, table)
             except OSError as exc:
                 self._report_io_error(exc)
                 return
             queue.pop(0)
+            if not synced:
+                self._unsynced.append(path)
             self._compactor.published(stream, name)
+
+    def _settle(self) -> None:
+        """fsync what flush() published unsynced (a merged file is synced by compaction)."""
+        paths = _take(self._unsynced)
+        if not paths:
+            return
+        try:
+            sync_published(paths)
+        except OSError as exc:
+            self._report_io_error(exc)
+            self._unsynced[:0] = paths  # retried on the next round
 
     def _build(
         self, stream: str, chunk: list[Any], seq: int, block: TakenBlock | None
@@ -344,6 +379,7 @@ class RunWriter:
             try:
                 with self._seal_lock:
                     self._seal_all()
+                self._settle()
                 if started >= next_lease:
                     self._touch_lease()
                     next_lease = started + LEASE_TOUCH_SECS
@@ -368,6 +404,8 @@ class RunWriter:
         self.record("events", {"kind": "finish", "status": status, "exit_code": exit_code})
         with self._seal_lock:
             self._seal_all()
+        self._settle()
+        self._spares.close()
         self._compactor.close()
         try:  # an empty lease is a closed writer (docs/FORMAT.md "Run status")
             lease_path(self.run_dir, self.identity.writer).write_bytes(b"")

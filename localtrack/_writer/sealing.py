@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from localtrack._store.arrays import column, constant, dictionary_strings, numbers
+from localtrack._store.arrays import column, constant, dictionary_strings, numbers, strings
 from localtrack._store.schema import STREAMS
 from localtrack._writer.blocks import TakenBlock
 from localtrack._writer.identity import WriterIdentity
@@ -163,6 +163,16 @@ def _steps(steps: list[Any]) -> np.ndarray:
         return np.fromiter((0 if s is None else s for s in steps), np.int64, len(steps))
 
 
+_FEW_ROWS = 256
+"""Up to this many rows, a string column built directly beats a dictionary cast."""
+
+
+def _tags(codes: np.ndarray, names: list[str]) -> pa.Array:
+    if len(codes) <= _FEW_ROWS:  # a flush() every step seals a few rows at a time
+        return strings([names[c] for c in codes.tolist()])
+    return dictionary_strings(codes, names)
+
+
 def _scalar_table(
     flat: list[Any],
     block: TakenBlock | None,
@@ -190,7 +200,7 @@ def _scalar_table(
     n = len(codes)
     columns = {
         **_head_and_writer(n, run_id, ident, seq),
-        "tag": dictionary_strings(codes, names),
+        "tag": _tags(codes, names),
         "step": numbers(steps, pa.int64()),
         "wall_time": _micros(times),
         "value": numbers(value_arr, pa.float64()),
