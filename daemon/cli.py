@@ -160,6 +160,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     code = daemon.run()
     sys.stderr.write(f"\rsync: {progress.sent} points sent from {len(progress.runs)} runs\n")
+    for run_dir, holder in daemon.held():
+        sys.stderr.write(
+            f"sync: {run_dir}: another syncer holds it ({holder.describe()}) and uploads it; "
+            "`localtrack sync --status` says when it is synced\n"
+        )
     reports = report_all(opts.root, opts.uri)
     for r in reports:
         if r.status != "synced":

@@ -2,7 +2,9 @@
 
 `RetryLater`: connection refused or reset, timeout, 5xx, 429, 408, a reply that is not JSON.
 `NeedsPerson`: 401/403 (credentials, permission), a param whose value changed, any other 4xx
-(a value or key the server rejects). Messages never carry credentials.
+(a value or key the server rejects). A 4xx that a race between two uploaders explains (the
+database's unique constraint hit by two inserts of the same row) is `RetryLater`: the retry
+finds the row there. Messages never carry credentials.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from .state import public_url
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 _RETRY_STATUSES = frozenset({408, 425, 429})
+RACE_MARKS = (
+    "IntegrityError",  # SQLAlchemy's name, in MLflow's message
+    "UNIQUE constraint failed",  # sqlite
+    "duplicate key value violates unique constraint",  # PostgreSQL
+    "Duplicate entry",  # MySQL
+)
+"""What a server says when two inserts of the same row raced (the second one lost)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ def _tls_verify() -> bool | str:
 def classify(status: int, body: str, what: str) -> SyncError:
     """The exception for a non-200 reply: retry later or needs a person."""
     detail = _reply_message(body)
-    if status >= 500 or status in _RETRY_STATUSES:
+    if status >= 500 or status in _RETRY_STATUSES or any(m in body for m in RACE_MARKS):
         return RetryLater(f"{what}: server answered {status} {detail}", status=status)
     if status in (401, 403):
         return NeedsPerson(
@@ -86,6 +95,12 @@ def error_code(exc: SyncError) -> str:
         if code in text:
             return code
     return ""
+
+
+def is_race(exc: SyncError) -> bool:
+    """True when the failure is one a concurrent insert of the same row explains."""
+    text = str(exc)
+    return error_code(exc) == "RESOURCE_ALREADY_EXISTS" or any(m in text for m in RACE_MARKS)
 
 
 def acknowledge(status: int, text: str) -> None:
@@ -189,8 +204,8 @@ class Remote:
         try:
             data = self.call("POST", "experiments/create", json.dumps({"name": name}))
             return str(data["experiment_id"])
-        except NeedsPerson as e:
-            if error_code(e) != "RESOURCE_ALREADY_EXISTS":
+        except SyncError as e:
+            if not is_race(e):  # another syncer created it first: read it
                 raise
         data = self.call("GET", f"experiments/get-by-name?experiment_name={quote(name)}")
         return str(data["experiment"]["experiment_id"])
@@ -210,6 +225,33 @@ class Remote:
         runs.sort(key=lambda r: (r["info"].get("start_time", 0), r["info"]["run_id"]))
         run: dict[str, Any] = runs[0]
         return run
+
+    def runs_tagged(self, experiment_id: str, tag: str, value: str) -> list[dict[str, Any]]:
+        """Every run of this experiment, deleted ones too, whose tag `tag` equals `value`."""
+        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+        body: dict[str, Any] = {
+            "experiment_ids": [experiment_id],
+            "filter": f"tags.`{tag}` = '{escaped}'",
+            "run_view_type": "ALL",
+            "max_results": 1000,
+        }
+        runs: list[dict[str, Any]] = []
+        while True:
+            page = self.call("POST", "runs/search", json.dumps(body))
+            runs += page.get("runs", [])
+            if not page.get("next_page_token"):
+                return runs
+            body["page_token"] = page["next_page_token"]
+
+    def run_params(self, run_id: str) -> dict[str, str]:
+        """The params the server holds for a run."""
+        data = self.call("GET", f"runs/get?run_id={quote(run_id)}")
+        params = data.get("run", {}).get("data", {}).get("params", [])
+        return {str(p["key"]): str(p.get("value", "")) for p in params}
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark a run deleted (MLflow keeps it restorable until `mlflow gc`)."""
+        self.call("POST", "runs/delete", json.dumps({"run_id": run_id}))
 
     def create_run(
         self, experiment_id: str, name: str, start_ms: int, tags: list[tuple[str, str]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from localtrack._store.runs import find_runs
 from localtrack._store.segments import list_segments
 
 from .artifacts import IMAGE_STREAM, TABLE_STREAMS
+from .lock import holder_now
 from .points import METRIC_STREAMS, pending_segments
 from .state import SyncState, broken_files, digest, load_state, read_state, state_path
 
@@ -26,6 +28,8 @@ class RunReport:
     """synced | pending | never synced | needs a person | retry later."""
     detail: str
     pending_files: int = 0
+    holder: str = ""
+    """Who holds the run's lock now, as `sync --status` shows it ("": nobody)."""
 
     def line(self) -> str:
         text = f"{self.run_id}  {self.status}"
@@ -82,11 +86,26 @@ def state_warning(run_dir: Path, uri: str, run_id: str) -> str:
 def report(run_dir: Path, uri: str) -> RunReport:
     run_id = read_marker(run_dir)["run_id"]
     out = _report(run_dir, uri, run_id)
-    warning = state_warning(run_dir, uri, run_id)
-    if not warning:
+    holder = lock_note(run_dir, uri)
+    notes = [n for n in (out.detail, holder, state_warning(run_dir, uri, run_id)) if n]
+    detail = "; ".join(notes)
+    if detail == out.detail:
         return out
-    detail = f"{out.detail}; {warning}" if out.detail else warning
-    return RunReport(out.run_dir, run_id, out.pending_points, out.status, detail, out.pending_files)
+    return RunReport(
+        out.run_dir, run_id, out.pending_points, out.status, detail, out.pending_files, holder
+    )
+
+
+def lock_note(run_dir: Path, uri: str) -> str:
+    """Who is uploading the run now ("" when nobody holds its lock)."""
+    found = holder_now(run_dir, uri)
+    if found is None:
+        return ""
+    holder, valid = found
+    since = time.strftime("%H:%M:%S", time.localtime(holder.since)) if holder.since else "?"
+    if not valid:
+        return f"stale lock of {holder.describe()} (since {since}): the next syncer takes it over"
+    return f"being uploaded by another syncer: {holder.describe()}, since {since}"
 
 
 def _report(run_dir: Path, uri: str, run_id: str) -> RunReport:

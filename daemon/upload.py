@@ -6,7 +6,8 @@ where the recorded acknowledgements end; what is sent again is absorbed by the
 remote (metric points are unique on key, timestamp, step and value; tags are last-write-wins;
 a param resent with its own value is a no-op). The MLflow run is found by the tag
 `localtrack.run_id` before one is ever created, so a lost state or a copied run directory never
-makes a second MLflow run.
+makes a second MLflow run; the caller holds the run's lock (`lock.py`), and duplicates made
+anyway converge to one (`converge.py`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 
-from localtrack._errors import NeedsPerson
+from localtrack._errors import NeedsPerson, RetryLater, SyncError
 from localtrack._store.layout import live_segments
 from localtrack._store.marker import Marker, read_marker
 from localtrack._store.segments import list_segments, read_stream
@@ -34,11 +35,13 @@ from .artifacts import (
     read_images,
     tag_tables,
 )
+from .converge import Choice, RemoteRun, choose, refuse_deleted, retire, run_gone
+from .lock import Lease
 from .pipeline import Pipeline
 from .plan import Batch, apply_marks
 from .points import METRIC_STREAMS, Points, pending_segments, read_points, run_purges
 from .purged import purge_tags, report
-from .remote import Remote
+from .remote import Remote, is_race
 from .run_info import RUN_ID_TAG, crash_end_ms, finish_ms, local_params, local_status, run_tags
 from .state import SyncState, WriterProgress, digest, open_state, save_state
 
@@ -78,7 +81,11 @@ class RunUpload:
         grace_s: float = 60.0,
         stop: threading.Event | None = None,
         progress: Progress | None = None,
+        lease: Lease | None = None,
+        check_duplicates: bool = True,
     ) -> None:
+        """`lease`: the run's lock, held by the caller; `check_duplicates`: look the MLflow run
+        up by its tag even when the state names it (once per process and run is enough)."""
         self.run_dir = run_dir
         self.remote = remote
         self.pipeline = pipeline
@@ -88,12 +95,16 @@ class RunUpload:
         self.grace_s = grace_s
         self.stop = stop or threading.Event()
         self.progress = progress
+        self.lease = lease
+        self.check_duplicates = check_duplicates
         self.marker: Marker = read_marker(run_dir)
         self.state: SyncState = open_state(
             run_dir, self.remote.uri, self.marker["run_id"], log=self.log
         )
 
     def save(self, *, durable: bool = True) -> None:
+        if self.lease is not None and self.lease.lost is not None:
+            self.lease.confirm()  # raises LeaseLost: the new holder records progress now
         save_state(self.run_dir, self.remote.uri, self.state, durable=durable)
 
     # -- the pass --------------------------------------------------------------------------
@@ -103,6 +114,21 @@ class RunUpload:
         out = Outcome()
         if self.stop.is_set():
             return out
+        try:
+            return self._sync(out)
+        except NeedsPerson as e:
+            if not run_gone(e):
+                raise
+        # The run was retired as a duplicate meanwhile: find the kept one, send it everything.
+        self.check_duplicates = True
+        try:
+            return self._sync(out)
+        except NeedsPerson as e:
+            if run_gone(e):
+                raise RetryLater(f"the MLflow run was deleted while uploading: {e}") from e
+            raise
+
+    def _sync(self, out: Outcome) -> Outcome:
         events = read_stream(self.run_dir, "events")
         self.purges = run_purges(events)  # one snapshot for tags and points
         self.ensure_run(events)
@@ -124,23 +150,57 @@ class RunUpload:
         return out
 
     def ensure_run(self, events: pa.Table | None) -> None:
-        if self.state.mlflow_run_id is not None:
+        """Find the MLflow run by its tag (create it when there is none); retire duplicates."""
+        if self.state.mlflow_run_id is not None and not self.check_duplicates:
             return
-        project = self.marker["project"] or "Default"
-        exp = self.experiments.get(project)
+        exp = self.state.experiment_id
         if exp is None:
-            exp = self.experiments[project] = self.remote.experiment_id(project)
-        local_id = self.marker["run_id"]
-        run = self.remote.find_run(exp, RUN_ID_TAG, local_id)
-        if run is None:
+            project = self.marker["project"] or "Default"
+            exp = self.experiments.get(project)
+            if exp is None:
+                exp = self.experiments[project] = self.remote.experiment_id(project)
+        choice = self.look_up(exp)
+        if choice.keep is None:
+            refuse_deleted(choice, self.remote.url)
+            if self.lease is not None:
+                self.lease.confirm()  # never create a run without holding the lock
             start_ms = int(self.marker["created_at"] * 1000)
             run = self.remote.create_run(
                 exp, self.marker["name"], start_ms, run_tags(self.marker, self.run_dir, events)
             )
-            self.log("run_created", run=local_id, mlflow_run=run["info"]["run_id"])
-        self.state.experiment_id = exp
-        self.state.mlflow_run_id = str(run["info"]["run_id"])
-        self.state.artifact_uri = run["info"].get("artifact_uri")
+            self.log("run_created", run=self.marker["run_id"], mlflow_run=run["info"]["run_id"])
+            choice = self.look_up(exp)  # a syncer elsewhere may have created one too
+            if choice.keep is None:  # a search that does not see it yet: keep the new one
+                choice = Choice(RemoteRun.from_json(run))
+        assert choice.keep is not None
+        self.adopt(choice.keep)
+        for dup in choice.duplicates:
+            retire(self.remote, dup, choice.keep, self.log, self.marker["run_id"])
+        self.check_duplicates = False
+
+    def look_up(self, experiment_id: str) -> Choice:
+        runs = self.remote.runs_tagged(experiment_id, RUN_ID_TAG, self.marker["run_id"])
+        return choose([RemoteRun.from_json(r) for r in runs])
+
+    def adopt(self, run: RemoteRun) -> None:
+        """Upload to `run` from now on; everything is resent when the state named another run."""
+        if self.state.mlflow_run_id == run.run_id:
+            return
+        if self.state.mlflow_run_id is not None:
+            self.log(
+                "run_switched",
+                run=self.marker["run_id"],
+                mlflow_run=run.run_id,
+                was=self.state.mlflow_run_id,
+            )
+            self.state = replace(
+                self.state, streams={}, params={}, artifacts={}, artifacts_at={},
+                images_tagged=False, tags_digest=None, key_map={}, status=None,
+                complete_print=None, points=0, conflicts={},
+            )  # fmt: skip
+        self.state.experiment_id = run.experiment_id
+        self.state.mlflow_run_id = run.run_id
+        self.state.artifact_uri = run.artifact_uri
         self.save()
 
     @property
@@ -194,13 +254,16 @@ class RunUpload:
         for i in range(0, len(todo), encode.MAX_PARAMS_PER_BATCH):
             self.send_params(todo[i : i + encode.MAX_PARAMS_PER_BATCH])
 
-    def send_params(self, chunk: list[tuple[str, str, str]]) -> None:
+    def send_params(self, chunk: list[tuple[str, str, str]], *, race_ok: bool = True) -> None:
         try:
             self.remote.log_batch(
                 encode.entities_body(self.run_id, "params", [(k, v) for k, v, _ in chunk])
             )
-        except NeedsPerson as e:
-            if "param" not in str(e).lower() or e.status == 403 or e.status == 401:
+        except SyncError as e:
+            if race_ok and is_race(e):
+                self.settle_race(chunk)
+                return
+            if isinstance(e, RetryLater) or "param" not in str(e).lower() or e.status in (401, 403):
                 raise
             if len(chunk) > 1:  # find which one the remote refuses; keep the others
                 for one in chunk:
@@ -211,6 +274,25 @@ class RunUpload:
         for k, _, d in chunk:
             self.state.params[k] = d
         self.save()
+
+    def settle_race(self, chunk: list[tuple[str, str, str]]) -> None:
+        """Another uploader inserted some of these params at the same time: read them back.
+
+        A param the remote holds with our value is done; with another value it is a conflict
+        (needs a person); the ones it lacks are sent once more (a second race: retry later).
+        """
+        held = self.remote.run_params(self.run_id)
+        missing = []
+        for key, value, fp in chunk:
+            if key not in held:
+                missing.append((key, value, fp))
+            elif held[key] == value:
+                self.state.params[key] = fp
+            else:
+                self.conflict(key, "the remote holds another value, sent by another uploader")
+        self.save()
+        if missing:
+            self.send_params(missing, race_ok=False)
 
     def conflict(self, key: str, why: str) -> None:
         message = f"param {key!r} cannot be uploaded: {why} (MLflow params never change)"

@@ -170,15 +170,17 @@ def remote_points(
     return out
 
 
-def mlflow_runs(client, local_run_id: str):
-    """Every MLflow run (any experiment) tagged with this local run id."""
+def mlflow_runs(client, local_run_id: str, view: int = 3):
+    """Every MLflow run (any experiment) tagged with this local run id (view 1: active only)."""
     exps = [e.experiment_id for e in client.search_experiments()]
-    return client.search_runs(exps, f"tags.`localtrack.run_id` = '{local_run_id}'", run_view_type=3)
+    return client.search_runs(
+        exps, f"tags.`localtrack.run_id` = '{local_run_id}'", run_view_type=view
+    )
 
 
-def assert_synced(client, run_dir: Path, local_run_id: str) -> str:
-    """Exactly one MLflow run holds exactly the local points; returns its id."""
-    runs = mlflow_runs(client, local_run_id)
+def assert_synced(client, run_dir: Path, local_run_id: str, view: int = 3) -> str:
+    """Exactly one MLflow run (view 1: one active run) holds exactly the local points; its id."""
+    runs = mlflow_runs(client, local_run_id, view)
     assert len(runs) == 1, f"{len(runs)} MLflow runs for local run {local_run_id}"
     rid = runs[0].info.run_id
     local = local_points(run_dir)
