@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from localtrack._errors import UsageError
 from localtrack._query import pins, purge, views
 from localtrack._query.files import StoreListing, list_store, warn_skipped
+from localtrack._query.purge_events import purge_events
 from localtrack._query.readonly import ReadOnlyConnection
 from localtrack._query.result import QueryResult
 from localtrack._query.runs_table import live_status_table, markers_table
@@ -92,9 +93,8 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
 
 
 def _purge_rules(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> list[purge.Purge]:
-    """The store's purge rules, reading the `events` files of multi-writer runs only."""
-    candidates = purge.multi_writer_runs(listing.files.get("events", []))
-    return purge.read_rules(con, [listing.read_path(p) for p in candidates])
+    """The store's purge rules, from the `events` files of multi-writer runs only (cached)."""
+    return purge.rules(purge_events(con, listing))
 
 
 def connect(

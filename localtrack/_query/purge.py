@@ -11,7 +11,8 @@ the `_<stream>_all` views.
 
 Cost: only a run whose `events` folder holds files of two writers or more can have a purge that
 hides anything, which the file names tell; only those runs' `events` files are read at connect
-time, and only the files of writers a purge hides rows of are filtered when queried.
+time, each once ever (purge_events.py caches them), and only the files of writers a purge hides
+rows of are filtered when queried.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from localtrack._store.layout import parse_segment_name
@@ -125,21 +125,6 @@ def multi_writer_runs(event_files: Sequence[Path]) -> list[Path]:
         if name is not None:
             writers.setdefault(path.parent.parent, set()).add(name.writer)
     return [p for p in event_files if len(writers.get(p.parent.parent, ())) > 1]
-
-
-_EVENTS_SQL = """
-    SELECT run_id, writer, kind, wall_time, payload
-    FROM read_parquet($files, hive_partitioning = false)
-    WHERE kind IN ('start', 'purge')
-"""
-
-
-def read_rules(con: duckdb.DuckDBPyConnection, read_paths: list[str]) -> list[Purge]:
-    """The hiding rules of the given `events` files (read as DuckDB reads them)."""
-    if not read_paths:
-        return []
-    table = con.sql(_EVENTS_SQL, params={"files": read_paths}).arrow().read_all()
-    return rules(events_of(table))
 
 
 def rules_table(found: Sequence[Purge]) -> pa.Table:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch.utils.tensorboard as tb
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -13,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import localtrack
 from localtrack._query import connect, sql
 from localtrack._query.purge import EventRow, Purge, hidden_sql, multi_writer_runs, rules
+from localtrack._query.purge_events import events_cache_path
 from localtrack._store.schema import TAGGED_STREAMS
 
 Writer = tuple[int | None, range]
@@ -182,3 +185,32 @@ def test_hidden_sql_quotes_and_spells_time_in_microseconds() -> None:
     assert "run_id = 'it''s'" in text and "step >= -3" in text
     assert "TIMESTAMP '1970-01-01 00:00:01.500000'" in text
     assert hidden_sql([]) == "FALSE"
+
+
+LOSS = "SELECT step FROM scalars WHERE tag = 'loss'"
+
+
+def test_events_are_read_once_per_file_and_new_files_are_seen(tmp_path: Path) -> None:
+    run = tmp_path / "p" / "run"
+    write_localtrack(run, [(None, range(100))])
+    connect(tmp_path)
+    assert not events_cache_path().exists()  # one writer: no events read at all
+    write_localtrack(run, [(50, range(50, 60))])
+    assert len(sql(LOSS, tmp_path)) == 60
+    cached = pq.read_table(events_cache_path())
+    files = {str(p.resolve()) for p in run.glob("events/*.parquet")}
+    assert set(cached["path"].to_pylist()) == files
+    # A cached file is not read again: its rows come from the cache (here, doctored).
+    doctored = cached.set_column(
+        cached.schema.get_field_index("payload"),
+        "payload",
+        pa.array([json.dumps({"step": 0}) if k == "purge" else p for k, p in
+                  zip(cached["kind"].to_pylist(), cached["payload"].to_pylist(), strict=True)]),
+    )  # fmt: skip
+    pq.write_table(doctored, events_cache_path())
+    assert len(sql(LOSS, tmp_path)) == 10
+    events_cache_path().unlink()  # always safe to delete
+    assert len(sql(LOSS, tmp_path)) == 60
+    write_localtrack(run, [(55, range(55, 57))])  # a third writer
+    steps = [s for (s,) in sql(LOSS + " ORDER BY step", tmp_path).fetchall()]
+    assert steps == list(range(57))

@@ -1,0 +1,129 @@
+"""The `start` and `purge` events the purge rules need, reading each `events` file once ever.
+
+Only runs whose `events` folder holds files of two writers or more can have a purge that hides
+anything (purge.multi_writer_runs); their files' `start` and `purge` rows are kept, per file, in
+a small cache outside the store beside last_values' (`$LOCALTRACK_CACHE_DIR`, else
+~/.cache/localtrack), keyed by path, size and mtime. Segments never change once published, so
+a later `connect()` reads only files it has not seen: a store of many multi-writer runs (DDP
+ranks) pays a `stat` per such file, not a Parquet read. A missing or unreadable cache is
+rebuilt; nothing in the store is written, and a cache that cannot be written only costs speed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from localtrack._query.files import StoreListing
+from localtrack._query.last_values import cache_path
+from localtrack._query.purge import EventRow, events_of, multi_writer_runs
+from localtrack._store.segments import write_atomic
+
+CACHE_NAME = "purge-events-v1.parquet"
+
+FILE_EVENTS = pa.schema(
+    [
+        pa.field("path", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("run_id", pa.string()),
+        pa.field("writer", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("wall_time", pa.timestamp("us")),
+        pa.field("payload", pa.string()),
+    ]
+)
+"""One row per `start`/`purge` event of a file, or one row with a null `kind` for a file that
+has none (so it counts as seen)."""
+
+_FILE_SQL = """
+    SELECT filename, run_id, writer, kind, wall_time, payload
+    FROM read_parquet($files, filename = true, hive_partitioning = false)
+    WHERE kind IN ('start', 'purge')
+"""
+
+
+def events_cache_path() -> Path:
+    return cache_path().with_name(CACHE_NAME)
+
+
+def file_keys(listing: StoreListing, paths: list[Path]) -> dict[str, tuple[Path, int, int]]:
+    """`paths` by absolute path: (listed path, size, mtime_ns); vanished files are left out."""
+    keys: dict[str, tuple[Path, int, int]] = {}
+    for path in paths:
+        fd = listing.pinned.get(path)
+        try:
+            st = os.fstat(fd) if fd is not None else os.stat(path)
+        except FileNotFoundError:
+            continue  # the query over it will fail and be retried on a fresh listing
+        keys[os.path.abspath(path)] = (path, st.st_size, st.st_mtime_ns)
+    return keys
+
+
+def load_cache(keys: dict[str, tuple[Path, int, int]]) -> tuple[pa.Table, bool]:
+    """The cached rows of files still listed and unchanged, and whether any were dropped."""
+    try:
+        table = pq.read_table(events_cache_path(), schema=FILE_EVENTS)
+    except (OSError, pa.ArrowException):
+        return FILE_EVENTS.empty_table(), False
+    paths = table.column("path").to_pylist()
+    sizes = table.column("size").to_pylist()
+    mtimes = table.column("mtime_ns").to_pylist()
+    keep = [
+        p in keys and keys[p][1:] == (s, m) for p, s, m in zip(paths, sizes, mtimes, strict=True)
+    ]
+    return table.filter(pa.array(keep, pa.bool_())), not all(keep)
+
+
+def scan_files(
+    con: duckdb.DuckDBPyConnection,
+    listing: StoreListing,
+    paths: list[str],
+    keys: dict[str, tuple[Path, int, int]],
+) -> pa.Table:
+    """Cache rows of `paths` (absolute), read by one DuckDB scan."""
+    if not paths:
+        return FILE_EVENTS.empty_table()
+    read_paths = {listing.read_path(keys[p][0]): p for p in paths}
+    rows = con.sql(_FILE_SQL, params={"files": list(read_paths)}).arrow().read_all()
+    real = [read_paths[f] for f in rows.column("filename").to_pylist()]
+    quiet = sorted(set(paths) - set(real))  # files without a start or purge event
+    columns: dict[str, list[object]] = {
+        "path": [*real, *quiet],
+        "size": [keys[p][1] for p in [*real, *quiet]],
+        "mtime_ns": [keys[p][2] for p in [*real, *quiet]],
+    }
+    for name in FILE_EVENTS.names[3:]:
+        columns[name] = [*rows.column(name).to_pylist(), *([None] * len(quiet))]
+    return pa.table(columns, schema=FILE_EVENTS)
+
+
+def save_cache(table: pa.Table) -> None:
+    path = events_cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        write_atomic(path, sink.getvalue().to_pybytes())
+    except OSError:
+        pass  # a cache we cannot write only costs speed next time
+
+
+def purge_events(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> list[EventRow]:
+    """The `start` and `purge` events of the listing's multi-writer runs."""
+    candidates = multi_writer_runs(listing.files.get("events", []))
+    if not candidates:
+        return []
+    keys = file_keys(listing, candidates)
+    cached, pruned = load_cache(keys)
+    seen = set(cached.column("path").to_pylist())
+    fresh = scan_files(con, listing, [p for p in keys if p not in seen], keys)
+    table = pa.concat_tables([cached, fresh])
+    if fresh.num_rows or pruned:
+        save_cache(table)
+    return events_of(table.filter(pc.is_valid(table["kind"])))
