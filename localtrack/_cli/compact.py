@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
-from localtrack._query.compact import compact
+from localtrack._query.compact import CompactionWarning, compact
 from localtrack._store.layout import runs_root
 
 
@@ -21,15 +22,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(run=run)
 
 
+SHOWN_ERRORS = 5
+"""Folders named one by one when compaction could not write them; the rest are counted."""
+
+
 def run(args: argparse.Namespace) -> int:
     def progress(i: int, n: int, run_dir: Path) -> None:
         print(f"compact: [{i + 1}/{n}] {run_dir}", file=sys.stderr, flush=True)
 
-    report = compact(runs_root(args.root), progress=progress)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompactionWarning)  # printed below, each folder
+        report = compact(runs_root(args.root), progress=progress)
+    for error in report.errors[:SHOWN_ERRORS]:
+        print(f"compact: {error}", file=sys.stderr)
+    if len(report.errors) > SHOWN_ERRORS:
+        print(f"compact: … and {len(report.errors) - SHOWN_ERRORS} more", file=sys.stderr)
     print(
         f"compacted {report.runs} runs: merged {report.merged_files} files into "
         f"{report.written_files}, removed {report.deleted_covered} already-merged files, "
         f"left {report.skipped_writers} live writers alone",
         file=sys.stderr,
     )
+    if report.errors and not (report.written_files or report.deleted_covered):
+        print(
+            "compact: nothing was merged: the store cannot be written to here "
+            "(read-only mount, or another user's files); run it where the store is writable",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -9,19 +9,25 @@ live writer compacts its own segments as it goes, so two processes never merge t
 files. Each merge publishes the merged file (covering the inputs' sequence range) before it
 deletes the inputs, so a query at any instant counts every row once (docs/FORMAT.md rule 2).
 Files another file already covers (left by an interrupted compaction) are deleted. A file
-that cannot be read is reported, left in place and never merged.
+that cannot be read is reported, left in place and never merged. A folder compaction cannot
+write to (a read-only mount, another user's store, a full disk) is left as it is and named
+in `CompactionReport.errors` as one it cannot *write*; `localtrack compact` then exits 1 when
+nothing could be merged.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
+from localtrack._errors import LocaltrackWarning
 from localtrack._query.files import looks_whole, warn_skipped
 from localtrack._store.compaction import delete_segments, merge_segments, plan_full_merge
 from localtrack._store.layout import SegmentName, covered_segments, runs_root, segment_path
@@ -44,14 +50,37 @@ class CompactionReport:
     skipped_writers: int = 0
     pending: list[tuple[Path, str, list[SegmentName]]] = field(default_factory=list)
     last_publish: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    """Why a folder could not be compacted: it cannot be written to (nothing there changed)."""
 
     def delete_pending(self, grace: float) -> None:
         """Delete the merged inputs once `grace` seconds passed since the last publish."""
         if self.pending:
             time.sleep(max(0.0, self.last_publish + grace - time.monotonic()))
         for run_dir, stream, names in self.pending:
-            delete_segments(run_dir, stream, names)
+            try:
+                delete_segments(run_dir, stream, names)
+            except OSError as e:  # the merged file covers them: readers skip them, no harm
+                self.errors.append(write_error(run_dir / stream, e, "merged inputs are kept"))
         self.pending.clear()
+
+
+WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+"""Errors that mean compaction may not write a folder (not that a file is unreadable)."""
+
+
+def is_write_error(e: BaseException, inputs: Collection[Path] = ()) -> bool:
+    """True when `e` says a folder cannot be written to, not that an input cannot be read."""
+    if not isinstance(e, OSError) or e.errno not in WRITE_ERRNOS:
+        return False
+    name = e.filename
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    return not (isinstance(name, str) and Path(name) in set(inputs))
+
+
+def write_error(folder: Path, e: OSError, kept: str = "nothing was changed") -> str:
+    return f"cannot write to {folder}: {e.strerror or e} ({kept})"
 
 
 def live_writers(run_dir: Path) -> set[str]:
@@ -84,12 +113,22 @@ def compact_stream(run_dir: Path, stream: str, busy: set[str], report: Compactio
     names = list_segments(run_dir / stream)
     idle = [n for n in names if n.writer not in busy]
     stale = covered_segments(idle)
-    delete_segments(run_dir, stream, stale)
+    try:
+        delete_segments(run_dir, stream, stale)
+    except OSError as e:
+        if not is_write_error(e):
+            raise
+        report.errors.append(write_error(run_dir / stream, e))
+        return  # a folder we may not write: no merge could be published there either
     report.deleted_covered += len(stale)
     for group in readable_groups(run_dir, stream, plan_full_merge(idle)):
         try:
             merge_segments(run_dir, stream, group)
         except (OSError, pa.ArrowException) as e:
+            if is_write_error(e, [segment_path(run_dir, stream, n) for n in group]):
+                assert isinstance(e, OSError)
+                report.errors.append(write_error(run_dir / stream, e))
+                return
             first = segment_path(run_dir, stream, group[0])
             warn_skipped(
                 first.parent,
@@ -137,4 +176,14 @@ def compact(
             progress(i, len(runs), run_dir)
         compact_run(run_dir, report, grace)
     report.delete_pending(grace)
+    if report.errors:
+        warnings.warn(
+            f"localtrack: compact could not write {len(report.errors)} folders: {report.errors[0]}",
+            CompactionWarning,
+            stacklevel=2,
+        )
     return report
+
+
+class CompactionWarning(LocaltrackWarning):
+    """Compaction could not write some folders (they were left as they are)."""
