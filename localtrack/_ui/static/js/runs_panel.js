@@ -109,7 +109,11 @@ function render(panel, app) {
   for (let i = first; i < last; i++) {
     const run = panel.visible[i];
     let row = panel.rows.get(run.run_id);
-    if (!row || row.run !== run) row = { node: buildRow(run, app), run };
+    if (row && row.run !== run) {
+      row.node.remove(); // the run changed (status, last step): draw its row again
+      row = null;
+    }
+    if (!row) row = { node: buildRow(run, app), run };
     row.node.style.transform = "translateY(" + i * ROW + "px)";
     row.node.firstChild.checked = selected.has(run.run_id);
     row.node.classList.toggle("selected", selected.has(run.run_id));

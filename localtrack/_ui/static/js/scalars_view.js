@@ -127,7 +127,13 @@ function layout(view, app) {
   }
   for (const [name, group] of view.groups) if (!groups.has(name)) { group.section.remove(); view.groups.delete(name); }
   view.groupsEl.replaceChildren(...sections);
+  view.shown = shown;
+  summarize(view, app);
+}
+
+function summarize(view, app) {
   const runs = app.selected().length;
+  const shown = view.shown || 0;
   view.summary.textContent = shown + " of " + view.tags.length + " tags · " + runs + (runs === 1 ? " run" : " runs");
   view.empty.hidden = true;
   if (runs === 0) showEmpty(view, "No run selected. Tick runs in the panel on the left to chart them.");
@@ -156,6 +162,7 @@ async function selectionChanged(view, app) {
   const key = app.selected().join(",");
   if (key === view.selection) return;
   view.selection = key;
+  summarize(view, app);
   await loadTags(view, app);
   for (const chart of view.charts.values()) chart.invalidate();
 }
