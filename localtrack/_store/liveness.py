@@ -8,8 +8,9 @@
 - **A writer elsewhere** (another machine on a shared file system) is judged by its lease's
   mtime. A one-shot reader compares it with its own wall clock (a lease in the future, after
   the clock stepped back, counts as fresh). An observer that keeps watching (the sync daemon,
-  `LeaseWatch`) calls a lease stale only after it saw it unchanged for the threshold on its
-  own monotonic clock.
+  `LeaseWatch`) judges a lease it sees for the first time as a one-shot reader does, and from
+  then on calls it stale only after it saw it unchanged for the threshold on its own
+  monotonic clock: a jump of its wall clock while it watches changes nothing.
 
 A writer empties its lease when it closes, so a lease with content is a writer that has not
 closed: alive, or crashed.
@@ -155,8 +156,23 @@ class LeaseWatch:
                 return 0.0
             return now - seen[1]
 
-    def stale(self, path: Path, mtime: float | None) -> bool:
-        return self.unchanged_for(path, mtime) >= self.stale_s
+    def stale(self, path: Path, mtime: float | None, wall_age: float | None = None) -> bool:
+        """Whether the lease at `path` is stale. On a first sight the observer has seen
+        nothing change yet, so it takes the one-shot rule (`wall_age` ≥ stale_s: a run
+        copied from an air-gapped machine, crashed there, is not live forever); it then
+        counts as seen unchanged for the threshold already, so later sights agree, and only
+        a change of its mtime makes it fresh again."""
+        now = self._clock()
+        with self._lock:
+            seen = self._seen.get(path)
+            if seen is None:
+                old = wall_age is not None and wall_age >= self.stale_s
+                self._seen[path] = (mtime, now - self.stale_s if old else now)
+                return old
+            if seen[0] != mtime:
+                self._seen[path] = (mtime, now)
+                return False
+            return now - seen[1] >= self.stale_s
 
     def forget(self, prefix: Path) -> None:
         """Drop what was seen under `prefix` (a run that was deleted or moved)."""

@@ -105,9 +105,10 @@ def _lease_alive(
     verdict = process_verdict(identity, this_process())
     if verdict is not None:  # a process on this host: alive exactly while it runs
         return verdict
+    wall_now = time.time() if now is None else now
     if watch is not None:
-        return not watch.stale(path, mtime)
-    return fresh_by_wall_clock(mtime, time.time() if now is None else now, LEASE_STALE_SECS)
+        return not watch.stale(path, mtime, wall_now - mtime)
+    return fresh_by_wall_clock(mtime, wall_now, LEASE_STALE_SECS)
 
 
 def writer_alive(
@@ -138,9 +139,10 @@ def _any_fresh_lease(run_dir: Path, now: float | None, watch: LeaseWatch | None)
         mtime = (run_dir / MARKER_NAME).stat().st_mtime
     except FileNotFoundError:
         return False
+    wall_now = time.time() if now is None else now
     if watch is not None:
-        return not watch.stale(run_dir / MARKER_NAME, mtime)
-    return fresh_by_wall_clock(mtime, time.time() if now is None else now, LEASE_STALE_SECS)
+        return not watch.stale(run_dir / MARKER_NAME, mtime, wall_now - mtime)
+    return fresh_by_wall_clock(mtime, wall_now, LEASE_STALE_SECS)
 
 
 def run_status(run_dir: Path, now: float | None = None, watch: LeaseWatch | None = None) -> str:

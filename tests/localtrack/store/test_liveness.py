@@ -161,17 +161,31 @@ def test_a_writer_elsewhere_is_stale_only_once_seen_unchanged_for_the_threshold(
     run_dir, lease = _remote_run(tmp_path)
     clock = Clock()
     watch = LeaseWatch(LEASE_STALE_SECS, clock)
-    _age(lease, 10 * HOUR)  # our wall clock jumped ahead: the lease looks very old
-    assert run_status(run_dir, watch=watch) == "running"  # first sight: not yet
-    clock.t += LEASE_STALE_SECS - 1
-    assert run_status(run_dir, watch=watch) == "running"
-    _age(lease, 10 * HOUR - 5)  # the remote writer touched it: seen changing, alive
+    assert run_status(run_dir, watch=watch) == "running"  # first sight: a fresh lease
+    jumped = time.time() + 10 * HOUR  # the daemon's wall clock jumps ahead
+    clock.t += 1
+    assert run_status(run_dir, now=jumped, watch=watch) == "running"  # seen unchanged 1 s
+    clock.t += LEASE_STALE_SECS - 2
+    assert run_status(run_dir, now=jumped, watch=watch) == "running"
+    _age(lease, 0)  # the remote writer touched it: seen changing, alive
     clock.t += 5
-    assert run_status(run_dir, watch=watch) == "running"
+    assert run_status(run_dir, now=jumped, watch=watch) == "running"
     clock.t += LEASE_STALE_SECS - 1
-    assert run_status(run_dir, watch=watch) == "running"
+    assert run_status(run_dir, now=jumped - 20 * HOUR, watch=watch) == "running"  # and back
     clock.t += 1  # unchanged for the threshold on the observer's own clock
-    assert run_status(run_dir, watch=watch) == "crashed"
+    assert run_status(run_dir, now=jumped - 20 * HOUR, watch=watch) == "crashed"
+
+
+def test_a_lease_first_seen_old_is_stale_and_stays_so_until_it_changes(tmp_path):
+    run_dir, lease = _remote_run(tmp_path)  # say, copied from an air-gapped node
+    _age(lease, 10 * HOUR)
+    clock = Clock()
+    watch = LeaseWatch(LEASE_STALE_SECS, clock)
+    assert run_status(run_dir, watch=watch) == "crashed"  # first sight: the one-shot rule
+    clock.t += 1
+    assert run_status(run_dir, watch=watch) == "crashed"  # later sights agree
+    _age(lease, 0)
+    assert run_status(run_dir, watch=watch) == "running"  # it changed: someone touches it
 
 
 def test_a_one_shot_reader_takes_a_lease_from_the_future_as_fresh(tmp_path):
@@ -186,6 +200,8 @@ def test_a_lease_watch_counts_on_its_own_clock_only():
     clock = Clock()
     watch = LeaseWatch(30.0, clock)
     p = Path("/x/writers/a.lease")
+    assert not watch.stale(Path("/x/writers/b.lease"), 5.0, wall_age=29.0)
+    assert watch.stale(Path("/x/writers/c.lease"), 5.0, wall_age=30.0)
     assert watch.unchanged_for(p, 5.0) == 0.0
     clock.t += 12
     assert watch.unchanged_for(p, 5.0) == 12.0 and not watch.stale(p, 5.0)
