@@ -209,7 +209,11 @@ export function createChart(tag, app) {
     chart.stale = true;
     if (chart.onScreen) chart.fetch();
   };
-  chart.live = (changed) => { if (chart.onScreen && !chart.stale && chart.u) appendLive(chart, changed); };
+  chart.live = (changed) => {
+    if (!chart.runIds.some((id) => changed.has(id))) return;
+    if (chart.onScreen && !chart.stale && chart.u) appendLive(chart, changed);
+    else chart.stale = true; // off screen: fetch again once scrolled to
+  };
   chart.resize = () => { if (chart.u) chart.u.setSize({ width: plotWidth(chart), height: HEIGHT }); };
   chart.destroy = () => {
     if (chart.abort) chart.abort.abort();

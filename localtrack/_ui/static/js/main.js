@@ -7,7 +7,7 @@ import * as runPage from "./run_page.js";
 import * as runsPanel from "./runs_panel.js";
 import * as scalarsView from "./scalars_view.js";
 import { smooth } from "./smoothing.js";
-import { Store } from "./state.js";
+import { serialize, Store } from "./state.js";
 
 const DEFAULT_SELECTED = 5;
 
@@ -72,6 +72,23 @@ function setupTheme(app) {
   });
 }
 
+/** Keys: "/" focuses the tag filter (or the runs filter on a run page), Escape leaves a field. */
+function setupKeys() {
+  document.addEventListener("keydown", (event) => {
+    const field = event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement;
+    if (event.key === "Escape" && field) {
+      event.target.blur();
+      return;
+    }
+    if (event.key !== "/" || field || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = document.querySelector("[data-testid=tag-filter]") || document.querySelector("[data-testid=run-filter]");
+    if (!target) return;
+    event.preventDefault();
+    target.focus();
+    target.select();
+  });
+}
+
 function showError(el, error) {
   const box = document.createElement("div");
   box.className = "error-box";
@@ -83,6 +100,7 @@ async function start() {
   const app = createApp();
   window.localtrack = { charts: app.charts, series: app.series, smooth, app };
   setupTheme(app);
+  setupKeys();
   const view = document.getElementById("view");
   try {
     await app.loadRuns();
@@ -94,6 +112,8 @@ async function start() {
   document.getElementById("root").title = "runs root: " + app.root;
   runsPanel.mount(document.getElementById("runs-panel"), app);
   if (app.store.get().view === "run") {
+    // Back to the charts with the same selection and options.
+    document.getElementById("tab-scalars").href = "/" + serialize({ ...app.store.get(), view: "scalars", run: "" });
     runPage.mount(view, app);
   } else {
     document.getElementById("tab-scalars").classList.add("active");

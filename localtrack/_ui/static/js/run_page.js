@@ -131,5 +131,11 @@ export async function mount(root, app) {
     }
   };
   await load();
-  app.events.on("live", (changed) => { if (changed.has(id)) load(); });
+  // While the run logs, show its new last values, at most every 2 s.
+  let last = Date.now();
+  app.events.on("live", (changed) => {
+    if (!changed.has(id) || Date.now() - last < 2000) return;
+    last = Date.now();
+    load();
+  });
 }
