@@ -117,8 +117,16 @@ class Store:
 
 
 def make_store(
-    base: Path, name: str, runs: int, points: int, *, spike: bool = False, tb: bool = True
+    base: Path,
+    name: str,
+    runs: int,
+    points: int,
+    *,
+    spike: bool = False,
+    tb: bool = True,
+    tb_runs: int | None = None,
 ) -> Store:
+    """`runs` localtrack runs and, with `tb`, the first `tb_runs` (all) as event files."""
     t = time.perf_counter()
     say(f"writing {name}: {runs} runs × {points:,} points{' + event files' if tb else ''}…")
     root, tb_root = base / name / "lt", (base / name / "tb" if tb else None)
@@ -136,7 +144,7 @@ def make_store(
             write_big_run(root / "bench" / run_name, run_id, steps, values)
         else:
             write_localtrack_run(root / "bench" / run_name, run_id, steps, values)
-        if tb_root is not None:
+        if tb_root is not None and (tb_runs is None or i < tb_runs):
             write_scalars(tb_root / run_name, TAG, steps, wall, values)
         store.run_ids.append(run_id)
     say(f"  {time.perf_counter() - t:.1f} s")
@@ -464,14 +472,10 @@ def big_tag(browser: Browser, store: Store, args: argparse.Namespace) -> dict[st
 
 
 def tb_big_tag(store: Store, args: argparse.Namespace, browser: Browser) -> dict[str, Any]:
-    """TensorBoard on the first run of the same store: load time, its answer, what it kept."""
+    """TensorBoard on the first run of the same store (the only one written as event files):
+    load time, its answer, what it kept, its memory."""
     assert store.tb_root is not None
-    one = store.tb_root.parent / "tb-one"
-    one.mkdir(exist_ok=True)
-    link = one / "r00000"
-    if not link.exists():
-        link.symlink_to(store.tb_root / "r00000", target_is_directory=True)
-    with tensorboard(one, args.tb_load_fast) as server:
+    with tensorboard(store.tb_root, args.tb_load_fast) as server:
         loaded = tb_wait_loaded(server, 1, store.points - 1, args.tb_deadline)
         url = server.url + "data/plugin/scalars/scalars?" + urlencode({"run": "r00000", "tag": TAG})
         times = []
@@ -664,7 +668,7 @@ def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]
     )
     shutil.rmtree(base / "many")
 
-    store = make_store(base, "big", args.big_runs, args.points, spike=True, tb=tb)
+    store = make_store(base, "big", args.big_runs, args.points, spike=True, tb=tb, tb_runs=1)
     say("one tag of many points…")
     got = big_tag(browser, store, args)
     tbg = tb_big_tag(store, args, browser) if tb else None
