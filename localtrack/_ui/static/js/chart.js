@@ -48,8 +48,11 @@ function options(chart, width) {
       x: { time: chart.xMode === "wall" },
       y: { distr: logy ? 3 : 1, range: () => chart.yRange || [0, 1] },
     },
-    axes: [axis(stroke, grid), axis(stroke, grid, { size: 56 })],
-    cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 }, focus: { prox: 16 } },
+    // Wall time labels take two lines (time, then date).
+    axes: [axis(stroke, grid, { size: chart.xMode === "wall" ? 46 : 34 }), axis(stroke, grid, { size: 56 })],
+    // Hovering one chart shows the same x on every chart (one sync group per x axis kind).
+    cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 }, focus: { prox: 16 },
+      sync: { key: "localtrack-" + chart.xMode } },
     hooks: {
       drawAxes: [(u) => drawBands(chart, u)],
       draw: [(u) => drawClipped(chart, u), (u) => drawNonfinite(chart, u)],
