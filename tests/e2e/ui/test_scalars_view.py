@@ -318,3 +318,44 @@ def test_downloads_are_the_full_resolution_rows(
     )
     answer = page.request.get(page.url.split("/?")[0].rstrip("/") + href)
     assert answer.ok and answer.body()[:4] == b"PAR1"
+
+
+def test_many_runs_overlaid_each_on_its_own_x(
+    tmp_path: Path, ui: Any, page: Any, screenshot: Any
+) -> None:
+    """30 runs whose M4 points fall at different steps are drawn faceted (uPlot mode 2, one x
+    per run, no join of mostly empty columns), and the hover still gives each logged value."""
+    logged: dict[str, np.ndarray] = {}
+    for k in range(30):
+        run_dir = tmp_path / "sweep" / f"r{k:02d}"
+        values = k + np.random.default_rng(k).integers(0, 64, 3000) / 8
+        with localtrack.SummaryWriter(str(run_dir)) as w:
+            for step, v in enumerate(values.tolist()):
+                w.add_scalar("loss", v, step)
+        logged[run_id_of(run_dir)] = values
+    ids = ",".join(logged)
+    page.goto(ui(tmp_path).url.replace("/?", f"/?runs={ids}&"))
+    drawn(page, "loss")
+    shape = page.evaluate(
+        "() => { const u = window.localtrack.charts.get('loss');"
+        " return [u.mode, u.data.length, u.data[0], u.data[1].length]; }"
+    )
+    assert shape == [2, 1 + 2 * 30, None, 2]  # raw and smoothed line of each run, each [x, y]
+    for frac in (0.3, 0.71):
+        x, y = page.evaluate(
+            """([frac]) => { const u = window.localtrack.charts.get('loss');
+                const box = u.over.getBoundingClientRect();
+                return [box.left + box.width * frac, box.top + box.height / 2]; }""",
+            [frac],
+        )
+        page.mouse.move(x, y)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=chart][data-tag=loss] .legend-x').textContent.startsWith('step')"
+        )
+        shown = page.locator(f"{chart('loss')} [data-testid=legend-value]").evaluate_all(
+            "els => els.map(e => [e.dataset.runId, e.dataset.x, e.textContent])"
+        )
+        assert len(shown) == 30
+        for run_id, step, text in shown:
+            assert float(text) == logged[run_id][int(float(step))]
+    screenshot(page, "scalars-overlay-30-runs")

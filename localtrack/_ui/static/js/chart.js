@@ -4,7 +4,7 @@
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { downloadUrl, getSeries } from "./api.js";
-import { buildTable, mergeLive, yDomain } from "./chart_data.js";
+import { buildTable, mergeLive, nearest, xDomain, yDomain } from "./chart_data.js";
 import { drawBands, drawClipped, drawNonfinite, nonfiniteCount } from "./chart_layers.js";
 import { renderLegend, showLegend } from "./chart_legend.js";
 import { runColor, withAlpha } from "./colors.js";
@@ -27,8 +27,9 @@ function options(chart, width) {
   const { logy } = chart.app.store.get();
   const series = [{}];
   // A run of one point draws no line: show its point, so it is not invisible.
-  const line = (label, stroke, width, lone) =>
-    ({ label, stroke, width, spanGaps: true, points: { show: lone, size: 6, fill: stroke } });
+  const facets = [{ scale: "x", auto: true }, { scale: "y", auto: true }];
+  const line = (label, stroke, width, lone) => ({ label, stroke, width, spanGaps: true,
+    points: { show: lone, size: 6, fill: stroke }, ...(chart.faceted ? { facets } : {}) });
   const lone = (entry) => chart.series.get(entry.runId).x.length < 2;
   for (const entry of chart.layout) {
     const color = runColor(entry.runId);
@@ -42,10 +43,12 @@ function options(chart, width) {
   const stroke = css("--axis-text");
   const grid = css("--grid");
   return {
-    width, height: HEIGHT, series, legend: { show: false },
+    mode: chart.faceted ? 2 : 1, width, height: HEIGHT, series, legend: { show: false },
     padding: [14, 12, 0, 0],
     scales: {
-      x: { time: chart.xMode === "wall" },
+      x: chart.faceted
+        ? { time: chart.xMode === "wall", range: () => chart.xRange }
+        : { time: chart.xMode === "wall" },
       y: { distr: logy ? 3 : 1, range: () => chart.yRange || [0, 1] },
     },
     // Wall time labels take two lines (time, then date).
@@ -56,10 +59,25 @@ function options(chart, width) {
     hooks: {
       drawAxes: [(u) => drawBands(chart, u)],
       draw: [(u) => drawClipped(chart, u), (u) => drawNonfinite(chart, u)],
-      setCursor: [(u) => showLegend(chart, u.cursor.idx == null ? null : u.data[0][u.cursor.idx])],
+      setCursor: [(u) => showLegend(chart, hoveredX(chart, u))],
       setSelect: [(u) => onSelect(chart, u)],
     },
   };
+}
+
+/** The x under the mouse, snapped to the nearest point of any run (null: no hover). */
+function hoveredX(chart, u) {
+  if (!chart.faceted) return u.cursor.idx == null ? null : u.data[0][u.cursor.idx];
+  if (u.cursor.left == null || u.cursor.left < 0) return null;
+  const x = u.posToVal(u.cursor.left, "x");
+  let best = x;
+  let distance = Infinity;
+  for (const { runId } of chart.layout) {
+    const xs = chart.series.get(runId).x;
+    const i = nearest(xs, x);
+    if (i >= 0 && Math.abs(xs[i] - x) < distance) { distance = Math.abs(xs[i] - x); best = xs[i]; }
+  }
+  return best;
 }
 
 function onSelect(chart, u) {
@@ -81,8 +99,10 @@ function draw(chart) {
   const app = chart.app;
   const { smooth: weight, logy, outliers } = app.store.get();
   const runIds = chart.runIds.filter((id) => chart.series.has(id));
-  const { data, layout } = buildTable(chart.series, runIds, weight, logy);
+  const { data, layout, faceted } = buildTable(chart.series, runIds, weight, logy);
   chart.layout = layout;
+  chart.faceted = faceted;
+  chart.xRange = xDomain(chart.series, runIds);
   chart.yRange = yDomain(chart.series, runIds, { ignoreOutliers: outliers, logy });
   // A redraw (live rows, a new option) keeps the hover where the mouse is.
   const cursor = chart.u && chart.u.cursor.left >= 0 ? { left: chart.u.cursor.left, top: chart.u.cursor.top } : null;

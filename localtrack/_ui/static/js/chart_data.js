@@ -11,10 +11,22 @@ function positiveOrNull(values) {
   return out;
 }
 
+// Past this many cells (joined x values × lines), runs are drawn on their own x (uPlot's
+// faceted mode 2) instead of joined on one x: M4 picks different x values in every run, so
+// 100 runs joined would be 100 × 3,200 x values × 200 lines of mostly nulls.
+const MAX_JOINED_CELLS = 2_000_000;
+
+function sameX(tables) {
+  return tables.every((t) => t[0] === tables[0][0] ||
+    (t[0].length === tables[0][0].length && t[0].every((v, i) => v === tables[0][0][i])));
+}
+
 /**
- * The uPlot table of runs `runIds` from `series` (Map run id -> decoded series).
- * Returns {data, layout}: layout[i] = {runId, raw, smoothed, smoothedValues}: the column index
- * of each line and the smoothed values (both null when smoothing is off).
+ * The uPlot data of runs `runIds` from `series` (Map run id -> decoded series): every raw
+ * line, then every smoothed line. Returns {data, layout, faceted}: layout[i] = {runId, raw,
+ * smoothed, smoothedValues}, the series index of each line and the smoothed values (null
+ * when smoothing is off). Joined on one x ([x, y1, y2, ...]) when that stays small, else
+ * faceted ([null, [x1, y1], [x2, y2], ...], uPlot mode 2).
  */
 export function buildTable(series, runIds, weight, logy) {
   const tables = [];
@@ -31,14 +43,36 @@ export function buildTable(series, runIds, weight, logy) {
     tables.push(table);
     layout.push(entry);
   }
-  if (tables.length === 0) return { data: [[]], layout };
+  if (tables.length === 0) return { data: [[]], layout, faceted: false };
+  const per = weight > 0 ? 2 : 1;
+  const cells = tables.reduce((n, t) => n + t[0].length, 0) * tables.length * per;
+  if (tables.length > 1 && cells > MAX_JOINED_CELLS && !sameX(tables)) {
+    const data = [null];
+    layout.forEach((entry, i) => { entry.raw = data.length; data.push([tables[i][0], tables[i][1]]); });
+    if (per === 2) layout.forEach((entry, i) => { entry.smoothed = data.length; data.push([tables[i][0], tables[i][2]]); });
+    return { data, layout, faceted: true };
+  }
   const joined = tables.length === 1 ? tables[0] : uPlot.join(tables);
   // Every raw line first, then every smoothed line, so no faint line covers a smoothed one.
   const data = [joined[0]];
-  const per = weight > 0 ? 2 : 1;
   layout.forEach((entry, i) => { entry.raw = data.length; data.push(joined[1 + i * per]); });
   if (per === 2) layout.forEach((entry, i) => { entry.smoothed = data.length; data.push(joined[2 + i * per]); });
-  return { data, layout };
+  return { data, layout, faceted: false };
+}
+
+/** The x range of the series held: [first x, last x] over every run (null when empty). */
+export function xDomain(series, runIds) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const id of runIds) {
+    const s = series.get(id);
+    if (!s) continue;
+    for (const xs of [s.x, s.nonfiniteX]) {
+      if (xs.length) { lo = Math.min(lo, xs[0]); hi = Math.max(hi, xs[xs.length - 1]); }
+    }
+  }
+  if (lo === Infinity) return null;
+  return lo === hi ? [lo - 1, hi + 1] : [lo, hi];
 }
 
 function quantile(sorted, q) {
