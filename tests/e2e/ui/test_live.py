@@ -123,3 +123,35 @@ def test_a_live_training_shows_new_points_tags_and_runs_without_a_reload(
     page.wait_for_function(f"args => ({LAST_X})(args) >= 4", arg=["loss", second], timeout=30_000)
     assert page.evaluate("() => window.__sameDocument") is True
     screenshot(page, "scalars-live")
+
+
+def test_polling_pauses_while_the_tab_is_hidden(
+    tmp_path: Path, ui: Any, page: Any, trainings: list[subprocess.Popen[str]]
+) -> None:
+    run_dir = tmp_path / "live" / "run"
+    trainings.append(train(run_dir))
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "/api/live?" in r.url else None)
+    page.goto(ui(tmp_path).url)
+    page.wait_for_selector("[data-testid=chart][data-tag=loss][data-state=drawn]")
+    page.wait_for_function("() => document.querySelector('#live').dataset.state === 'live'")
+
+    page.evaluate(
+        """() => { Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+                   document.dispatchEvent(new Event('visibilitychange')); }"""
+    )
+    page.wait_for_timeout(600)  # a poll already on its way may still land
+    before = len(polls)
+    held = page.evaluate(LAST_X, ["loss", run_id_of(run_dir)])
+    page.wait_for_timeout(2500)
+    assert len(polls) == before  # no poll while hidden
+    assert page.evaluate(LAST_X, ["loss", run_id_of(run_dir)]) == held
+
+    page.evaluate(
+        """() => { Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});
+                   document.dispatchEvent(new Event('visibilitychange')); }"""
+    )
+    page.wait_for_function(
+        f"args => ({LAST_X})(args) > {held}", arg=["loss", run_id_of(run_dir)], timeout=30_000
+    )
+    assert len(polls) > before

@@ -217,3 +217,11 @@ def test_ten_thousand_runs_keep_only_the_rows_on_screen(
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_empty_root_says_how_runs_get_there(tmp_path: Path, ui: Any, page: Any) -> None:
+    page.goto(ui(tmp_path).url)
+    page.wait_for_selector(".empty-state:not([hidden])")
+    assert page.locator("[data-testid=run-count]").text_content() == "0 runs"
+    text = str(page.locator(".empty-state").text_content())
+    assert str(tmp_path) in text and "SummaryWriter" in text

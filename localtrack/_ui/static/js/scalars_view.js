@@ -136,7 +136,10 @@ function summarize(view, app) {
   const shown = view.shown || 0;
   view.summary.textContent = shown + " of " + view.tags.length + " tags · " + runs + (runs === 1 ? " run" : " runs");
   view.empty.hidden = true;
-  if (runs === 0) showEmpty(view, "No run selected. Tick runs in the panel on the left to chart them.");
+  if (app.runs.length === 0) {
+    showEmpty(view, "No runs under " + app.root + " yet. Start a training with localtrack.SummaryWriter " +
+      "or localtrack.init: it shows up here by itself.");
+  } else if (runs === 0) showEmpty(view, "No run selected. Tick runs in the panel on the left to chart them.");
   else if (view.loaded && view.tags.length === 0) showEmpty(view, "The selected runs have logged no scalars yet.");
   else if (view.tags.length > 0 && shown === 0) showEmpty(view, "No tag matches the filter.");
 }
