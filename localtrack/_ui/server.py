@@ -17,9 +17,10 @@ import duckdb
 
 from localtrack._ui import auth, params
 from localtrack._ui.answer import Answer, BadRequest, NotFound, error
+from localtrack._ui.downloads import csv_answer, parquet_answer
 from localtrack._ui.live import live_answer
 from localtrack._ui.runs import run_answer, runs_answer
-from localtrack._ui.scalars import csv_answer, parquet_answer, series_answer, tags_answer
+from localtrack._ui.scalars import series_answer, tags_answer
 from localtrack._ui.snapshot import Snapshot, Snapshots, query_with_retry
 from localtrack._ui.static_files import StaticFile, StaticFiles, accepts_gzip, etag_matches
 

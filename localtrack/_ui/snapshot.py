@@ -88,6 +88,9 @@ class Snapshot:
     release: Callable[[], object]
     files: dict[str, list[str]]
     """Each run's scalars files as DuckDB reads them."""
+    file_keys: dict[str, tuple[str, ...]]
+    """Each run's scalars files by name (segments never change once published, so equal
+    names mean equal rows: a cache key)."""
     facts: dict[str, Any]
     built_at: float
     users: int = 0
@@ -193,11 +196,10 @@ class Snapshots:
             con.close()
             release()
             raise
-        files = {
-            run: [listing.read_path(p) for p in paths]
-            for run, paths in scalar_files(listing).items()
-        }
-        return Snapshot(self.generation + 1, con, release, files, facts, now)
+        by_run = scalar_files(listing)
+        files = {run: [listing.read_path(p) for p in paths] for run, paths in by_run.items()}
+        keys = {run: tuple(sorted(str(p) for p in paths)) for run, paths in by_run.items()}
+        return Snapshot(self.generation + 1, con, release, files, keys, facts, now)
 
     def _publish(self, snap: Snapshot, listing: StoreListing) -> None:
         keys = {run: frozenset(paths) for run, paths in scalar_files(listing).items()}

@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from localtrack._ui.m4 import KIND_BAND, KIND_NONFINITE, KIND_POINT, KIND_STATS
-
 COLUMNS = ["x", "y", "band_x", "band_min", "band_max", "nonfinite_x", "nonfinite_y"]
 FORMAT = "series-v1"
 
@@ -51,15 +49,15 @@ def to_json(value: Any) -> bytes:
 
 @dataclass
 class Series:
-    """One run's reduced series, as decoded from the M4 query's rows."""
+    """One run's series as sent: its header fields and its seven columns."""
 
     run_id: str
     points: int
     reduced: bool
     first_wall: float | None
     last_x: float | None
-    lo: float | None
     columns: list[np.ndarray]
+    """x, y, band_x, band_min, band_max, nonfinite_x, nonfinite_y"""
 
     def header(self) -> dict[str, Any]:
         return {
@@ -74,35 +72,8 @@ class Series:
         }
 
 
-def _f64(a: Any) -> np.ndarray:
+def f64(a: Any) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype="<f8"))
-
-
-def split_rows(runs: tuple[str, ...], rows: dict[str, np.ndarray], raw_limit: int) -> list[Series]:
-    """The M4 query's rows (numpy columns run_idx, kind, x, y, y2, y3) as one Series per run."""
-    idx, kind = rows["run_idx"], rows["kind"]
-    x, y, y2, y3 = (_f64(rows[c]) for c in ("x", "y", "y2", "y3"))
-    key = idx.astype(np.int64) * 4 + kind.astype(np.int64)
-    out: list[Series] = []
-    for i, run in enumerate(runs):
-
-        def part(k: int, i: int = i) -> slice:
-            lo, hi = np.searchsorted(key, [i * 4 + k, i * 4 + k + 1])
-            return slice(int(lo), int(hi))
-
-        stats = part(KIND_STATS)
-        if stats.stop == stats.start:
-            empty = np.empty(0, "<f8")
-            out.append(Series(run, 0, False, None, None, None, [empty] * 7))
-            continue
-        s = stats.start
-        points = int(x[s])
-        p, b, n = part(KIND_POINT), part(KIND_BAND), part(KIND_NONFINITE)
-        cols = [x[p], y[p], x[b], y[b], y2[b], x[n], y[n]]
-        out.append(
-            Series(run, points, points > raw_limit, float(y3[s]), float(y2[s]), float(y[s]), cols)
-        )
-    return out
 
 
 def encode_series(header: dict[str, Any], series: list[Series]) -> bytes:
@@ -114,7 +85,7 @@ def encode_series(header: dict[str, Any], series: list[Series]) -> bytes:
     pad = (-(4 + len(text))) % 8
     parts = [struct.pack("<I", len(text)), text, b"\0" * pad]
     for s in series:
-        parts.extend(_f64(c).tobytes() for c in s.columns)
+        parts.extend(f64(c).tobytes() for c in s.columns)
     return b"".join(parts)
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from localtrack._ui.m4 import RAW_FACTOR, SeriesRequest, series_sql
-from localtrack._ui.wire import Series, split_rows
+from localtrack._ui.m4 import RunStats, SeriesRequest, m4_sql, stats_sql
+from localtrack._ui.series import reduce_series
+from localtrack._ui.wire import Series
 
 T0_US = 1_700_000_000_000_000
 
@@ -31,10 +32,7 @@ def table(run: str, values: np.ndarray, tag: str = "loss", start: int = 0) -> pa
 def reduce(tables: list[pa.Table], req: SeriesRequest) -> list[Series]:
     con = duckdb.connect()
     con.register("scalars", pa.concat_tables(tables))
-    sql, params = series_sql(req, "scalars")
-    result = con.sql(sql, params=params).arrow().read_all()
-    rows = {c: result.column(c).to_numpy(zero_copy_only=False) for c in result.column_names}
-    return split_rows(req.runs, rows, RAW_FACTOR * req.width)
+    return reduce_series(con, req, ["scalars"] * len(req.runs))
 
 
 def test_a_single_spike_in_many_points_is_kept() -> None:
@@ -152,7 +150,7 @@ def test_relative_zoom_and_wall_zoom_select_the_same_points() -> None:
 def test_tag_and_run_ids_are_bound_not_formatted() -> None:
     evil = "x' OR 1=1; --"
     data = [table("a", np.arange(3.0), tag=evil), table("b", np.arange(3.0))]
-    sql, params = series_sql(SeriesRequest(evil, ("a",)), "scalars")
+    sql, params = stats_sql(SeriesRequest(evil, ("a",)), ["scalars"])
     assert evil not in sql and params["tag"] == evil
     (s,) = reduce(data, SeriesRequest(evil, ("a",)))
     assert s.points == 3
@@ -160,6 +158,19 @@ def test_tag_and_run_ids_are_bound_not_formatted() -> None:
 
 def test_bad_requests_are_refused() -> None:
     with pytest.raises(ValueError, match="x must be"):
-        series_sql(SeriesRequest("t", ("a",), x="epoch"), "scalars")
+        stats_sql(SeriesRequest("t", ("a",), x="epoch"), ["scalars"])
     with pytest.raises(ValueError, match="width"):
-        series_sql(SeriesRequest("t", ("a",), width=0), "scalars")
+        m4_sql(SeriesRequest("t", ("a",), width=0), ["scalars"], [RunStats(9, 0, 1, 0)])
+
+
+def test_a_series_known_finite_reduces_the_same_without_the_checks() -> None:
+    values = np.random.default_rng(3).normal(0, 1, 50_000)
+    values[777] = 99.0
+    con = duckdb.connect()
+    con.register("scalars", table("a", values))
+    req = SeriesRequest("loss", ("a",), width=64)
+    (checked,) = reduce_series(con, req, ["scalars"], [False])
+    (fast,) = reduce_series(con, req, ["scalars"], [True])
+    for a, b in zip(checked.columns, fast.columns, strict=True):
+        assert np.array_equal(a, b)
+    assert 99.0 in fast.columns[1]
