@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,12 +120,14 @@ def multi_writer_runs(event_files: Sequence[Path]) -> list[Path]:
 
     A purge hides only other writers' rows, so a run of one writer never needs its events read.
     """
-    writers: dict[Path, set[str]] = {}
-    for path in event_files:
-        name = parse_segment_name(path.name)
-        if name is not None:
-            writers.setdefault(path.parent.parent, set()).add(name.writer)
-    return [p for p in event_files if len(writers.get(p.parent.parent, ())) > 1]
+    writers: dict[str, set[str]] = {}
+    runs = []
+    for path in event_files:  # string work only: this runs on every connect()
+        text = str(path)
+        run = os.path.dirname(os.path.dirname(text))
+        writers.setdefault(run, set()).add(os.path.basename(text).partition("-")[0])
+        runs.append(run)
+    return [p for p, run in zip(event_files, runs, strict=True) if len(writers[run]) > 1]
 
 
 def rules_table(found: Sequence[Purge]) -> pa.Table:
