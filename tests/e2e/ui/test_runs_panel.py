@@ -201,13 +201,14 @@ def test_ten_thousand_runs_keep_only_the_rows_on_screen(
         assert page.locator(row("gen09999")).count() == 1  # the newest run is on top
 
         page.locator(".run-list").evaluate("list => { list.scrollTop = list.scrollHeight; }")
-        page.wait_for_selector(row("gen00000"))
+        page.wait_for_selector(row("gen00000"), timeout=60_000)
         assert page.locator(ROW).count() < 80
         assert page.locator(row("gen09999")).count() == 0
 
         page.fill("[data-testid=run-filter]", "run0421[0-9]")
         page.wait_for_function(
-            "document.querySelector('[data-testid=run-count]').textContent === '10 runs'"
+            "document.querySelector('[data-testid=run-count]').textContent === '10 runs'",
+            timeout=60_000,
         )
         names = page.locator(f"{ROW} [data-testid=run-name]").all_text_contents()
         assert sorted(names) == [f"run0421{i}" for i in range(10)]

@@ -140,6 +140,9 @@ export function mergeLive(held, fresh) {
   const merged = { meta: { ...held.meta, ...fresh.meta } };
   for (const f of FIELDS) merged[f] = concat(held[f], fresh[f]);
   merged.meta.count = merged.x.length;
+  merged.meta.band_count = merged.bandX.length;
+  merged.meta.nonfinite_count = merged.nonfiniteX.length;
+  merged.meta.reduced = Boolean(held.meta.reduced || fresh.meta.reduced); // the held band stays drawn
   merged.meta.points = (held.meta.points || 0) + (fresh.meta.points || 0);
   return merged;
 }

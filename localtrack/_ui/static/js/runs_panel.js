@@ -62,6 +62,8 @@ function filterRuns(app) {
 
 function buildRow(run, app) {
   const row = el("div", "run-row");
+  const { view, run: shown } = app.store.get();
+  if (view === "run" && shown === run.run_id) row.classList.add("current"); // the run page's run
   row.dataset.testid = "run-row";
   row.dataset.runId = run.run_id;
   const box = el("input");
