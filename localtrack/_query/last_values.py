@@ -5,7 +5,8 @@ holds per tag (points, last step and value, min, max) is computed once and kept 
 cache outside the store ($LOCALTRACK_CACHE_DIR, else ~/.cache/localtrack), keyed by path,
 size and mtime. A later call scans only files it has not seen: the new segments of running
 writers and freshly compacted files. A missing or unreadable cache is rebuilt; nothing in
-the store is written.
+the store is written. Files a `purge_step` hides rows of (purge.py) are scanned each time
+without those rows and never cached: what a file shows depends on purges logged after it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from localtrack._query import purge
 from localtrack._query.files import StoreListing
 from localtrack._store.schema import WALL_TIME
 from localtrack._store.segments import write_atomic
@@ -46,6 +48,7 @@ _FILE_SQL = """
         arg_max(value, step) AS last_value, max(wall_time) AS last_time,
         min(value) AS min, max(value) AS max
     FROM read_parquet($files, filename = true, hive_partitioning = false)
+    WHERE NOT coalesce({hidden}, FALSE)
     GROUP BY filename, run_id, tag
 """
 
@@ -99,12 +102,15 @@ def scan_files(
     listing: StoreListing,
     paths: list[str],
     keys: dict[str, tuple[Path, int, int]],
+    hidden: str = "FALSE",
 ) -> pa.Table:
-    """Per-file tag rows of `paths` (absolute), computed by one DuckDB scan."""
+    """Per-file tag rows of `paths` (absolute), computed by one DuckDB scan, without the rows
+    the SQL condition `hidden` holds for."""
     if not paths:
         return FILE_TAGS.empty_table()
     read_paths = {listing.read_path(keys[p][0]): p for p in paths}
-    rows = con.sql(_FILE_SQL, params={"files": list(read_paths)}).arrow().read_all()
+    query = _FILE_SQL.format(hidden=hidden)
+    rows = con.sql(query, params={"files": list(read_paths)}).arrow().read_all()
     real = [read_paths[f] for f in rows.column("filename").to_pylist()]
     columns: dict[str, object] = {
         "path": real,
@@ -127,15 +133,32 @@ def save_cache(table: pa.Table) -> None:
         pass  # a cache we cannot write only costs speed next time
 
 
+def purged_files(
+    listing: StoreListing, keys: dict[str, tuple[Path, int, int]], rules: list[purge.Purge]
+) -> set[str]:
+    """The absolute paths of the listed scalars files a purge may hide rows of."""
+    if not rules:
+        return set()
+    run_ids = {run.path: run.marker["run_id"] for run in listing.runs}
+    paths = list(keys)
+    hit = purge.affected([keys[p][0] for p in paths], rules, run_ids)
+    return {p for p, h in zip(paths, hit, strict=True) if h}
+
+
 def run_tags(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> pa.Table:
     """(run_id, tag, points, last_step, last_value, last_time, min, max) for every run's tags."""
     keys = file_keys(listing)
-    cached, pruned = load_cache(keys)
+    rules = purge.connection_rules(con)
+    purged = purged_files(listing, keys, rules)
+    cached, pruned = load_cache({p: k for p, k in keys.items() if p not in purged})
     seen = set(cached.column("path").to_pylist())
-    fresh = scan_files(con, listing, [p for p in keys if p not in seen], keys)
+    fresh = scan_files(con, listing, [p for p in keys if p not in seen and p not in purged], keys)
     file_tags = pa.concat_tables([cached, fresh])
     if fresh.num_rows or pruned:
         save_cache(file_tags)
+    if purged:
+        shown = scan_files(con, listing, sorted(purged), keys, purge.hidden_sql(rules))
+        file_tags = pa.concat_tables([file_tags, shown])
     con.register("file_tags", file_tags)
     try:
         return con.sql(RUN_TAGS_SQL).arrow().read_all()

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from localtrack._store.layout import parse_segment_name
@@ -142,6 +143,14 @@ def rules_table(found: Sequence[Purge]) -> pa.Table:
         },
         schema=PURGES_SCHEMA,
     )
+
+
+def connection_rules(con: duckdb.DuckDBPyConnection) -> list[Purge]:
+    """The rules a connection made by connect() holds in its `_purges` table."""
+    rows = con.sql(
+        f"SELECT run_id, writer, step, epoch_us(before), purged_by FROM {PURGES_TABLE}"
+    ).fetchall()
+    return [Purge(r, w, int(s), int(t), b) for r, w, s, t, b in rows]
 
 
 def affected(

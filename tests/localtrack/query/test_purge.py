@@ -13,6 +13,7 @@ import torch.utils.tensorboard as tb
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import localtrack
+from localtrack._cli.main import main as cli_main
 from localtrack._query import connect, sql
 from localtrack._query.purge import EventRow, Purge, hidden_sql, multi_writer_runs, rules
 from localtrack._query.purge_events import events_cache_path
@@ -214,3 +215,17 @@ def test_events_are_read_once_per_file_and_new_files_are_seen(tmp_path: Path) ->
     write_localtrack(run, [(55, range(55, 57))])  # a third writer
     steps = [s for (s,) in sql(LOSS + " ORDER BY step", tmp_path).fetchall()]
     assert steps == list(range(57))
+
+
+def test_cli_runs_and_show_count_only_what_the_views_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Resumed at 50 and stopped again at 69: TensorBoard's last loss is step 69, not 99.
+    write_localtrack(tmp_path / "p" / "run", [(None, range(100)), (50, range(50, 70))])
+    for _ in range(2):  # again from the tails cache: the purged run's files are never cached
+        assert cli_main(["--root", str(tmp_path), "runs", "--json", "--metric", "loss"]) == 0
+        (listed,) = json.loads(capsys.readouterr().out)
+        assert listed["last_step"] == 69 and listed["loss"] == 69.25
+    assert cli_main(["--root", str(tmp_path), "show", "run"]) == 0
+    (line,) = [x.split() for x in capsys.readouterr().out.splitlines() if x.startswith("loss ")]
+    assert line == ["loss", "70", "69", "69.25", "0", "69.25"]  # points, last step, last, …
