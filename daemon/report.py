@@ -105,7 +105,7 @@ def lock_note(run_dir: Path, uri: str) -> str:
     since = time.strftime("%H:%M:%S", time.localtime(holder.since)) if holder.since else "?"
     if not valid:
         return f"stale lock of {holder.describe()} (since {since}): the next syncer takes it over"
-    return f"being uploaded by another syncer: {holder.describe()}, since {since}"
+    return f"being uploaded by {holder.describe()}, since {since}"
 
 
 def _report(run_dir: Path, uri: str, run_id: str) -> RunReport:
