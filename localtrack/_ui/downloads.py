@@ -1,14 +1,15 @@
 """A chart's full-resolution rows as a download: /api/series.csv and /api/series.parquet.
 
 Every row of the tag for each run, never a sample, ordered by run id, step, wall time, and
-streamed in batches (chunked), so memory stays flat however long the series. Each run is one
-query that sorts only its (step, wall_time, value); the run id, run name and tag columns are
-added per batch.
+streamed in batches (chunked), so memory stays flat however long the series. Each run is
+sorted by queries over step ranges of about SORT_ROWS rows that sort only (step, wall_time,
+value); the run id, run name and tag columns are added per batch.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,9 @@ from localtrack._ui.scalars import all_runs, source_sql
 from localtrack._ui.snapshot import Snapshot
 
 BATCH_ROWS = 256 * 1024
+SORT_ROWS = 1_000_000
+"""About how many rows one sort holds: a long series is sorted in step ranges of this size,
+so the sort's memory stays under the snapshot's limit."""
 COLUMNS = ["run_id", "run_name", "tag", "step", "wall_time", "value"]
 PARQUET_SCHEMA = pa.schema(
     [
@@ -47,10 +51,11 @@ def target(snap: Snapshot, query: dict[str, str]) -> tuple[str, list[str]]:
 
 
 def run_sql(snap: Snapshot, run: str, iso_time: bool) -> str:
-    """One run's rows of $tag, sorted (the run id is $run)."""
+    """One run's rows of $tag with $lo <= step < $hi, sorted (the run id is $run)."""
     rows = (
         f"SELECT s.step, s.wall_time, s.value FROM {source_sql(snap, (run,))} AS s "
-        "WHERE s.tag = $tag AND s.run_id = $run ORDER BY s.step, s.wall_time"
+        "WHERE s.tag = $tag AND s.run_id = $run AND s.step >= $lo AND s.step < $hi "
+        "ORDER BY s.step, s.wall_time"
     )
     if not iso_time:
         return rows
@@ -63,13 +68,39 @@ def batches(
     """Every row of `tag` of `runs`, in batches with all six columns."""
     names = {r["run_id"]: r["name"] for r in snap.facts["runs"]}
     for run in runs:
-        reader = cur.sql(run_sql(snap, run, iso_time), params={"tag": tag, "run": run})
-        for batch in reader.arrow(BATCH_ROWS):
-            n = batch.num_rows
-            if not n:
-                continue
-            constant = [pa.repeat(pa.scalar(v, pa.string()), n) for v in (run, names.get(run), tag)]
-            yield pa.RecordBatch.from_arrays([*constant, *batch.columns], COLUMNS)
+        for lo, hi in step_ranges(snap, cur, tag, run):
+            bound = {"tag": tag, "run": run, "lo": lo, "hi": hi}
+            reader = cur.sql(run_sql(snap, run, iso_time), params=bound).arrow(BATCH_ROWS)
+            yield from _with_run(reader, run, names.get(run), tag)
+
+
+def step_ranges(
+    snap: Snapshot, cur: duckdb.DuckDBPyConnection, tag: str, run: str
+) -> list[tuple[int, int]]:
+    """Half-open step ranges covering the run's series of `tag`, about SORT_ROWS rows each
+    when steps are spread evenly (more or fewer otherwise: only the sort's size changes)."""
+    found = cur.sql(
+        f"SELECT count(*), min(s.step), max(s.step) FROM {source_sql(snap, (run,))} AS s "
+        "WHERE s.tag = $tag AND s.run_id = $run",
+        params={"tag": tag, "run": run},
+    ).fetchall()
+    count, lo, hi = found[0] if found else (0, None, None)
+    if not count or lo is None or hi is None:
+        return []
+    parts = max(1, min(-(-count // SORT_ROWS), hi - lo + 1))
+    edges = [lo + (hi + 1 - lo) * k // parts for k in range(parts)] + [hi + 1]
+    return list(itertools.pairwise(edges))
+
+
+def _with_run(
+    reader: Iterator[pa.RecordBatch], run: str, name: str | None, tag: str
+) -> Iterator[pa.RecordBatch]:
+    for batch in reader:
+        n = batch.num_rows
+        if not n:
+            continue
+        constant = [pa.repeat(pa.scalar(v, pa.string()), n) for v in (run, name, tag)]
+        yield pa.RecordBatch.from_arrays([*constant, *batch.columns], COLUMNS)
 
 
 def _disposition(tag: str, ext: str) -> str:

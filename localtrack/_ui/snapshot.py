@@ -29,7 +29,7 @@ from localtrack._store.runs import LEASE_STALE_SECS
 REFRESH_SECS = 0.25
 LIVE_REBUILD_SECS = 5.0
 """With a live writer, a snapshot is rebuilt this often even if no file changed (status)."""
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "128MB"
 """DuckDB's memory limit on the snapshot connection: the server's memory stays flat."""
 
 Prepare = Callable[[duckdb.DuckDBPyConnection, StoreListing], dict[str, Any]]
