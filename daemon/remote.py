@@ -210,22 +210,6 @@ class Remote:
         data = self.call("GET", f"experiments/get-by-name?experiment_name={quote(name)}")
         return str(data["experiment"]["experiment_id"])
 
-    def find_run(self, experiment_id: str, tag: str, value: str) -> dict[str, Any] | None:
-        """The run of this experiment whose tag `tag` equals `value` (the oldest if several)."""
-        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-        body = {
-            "experiment_ids": [experiment_id],
-            "filter": f"tags.`{tag}` = '{escaped}'",
-            "run_view_type": "ALL",
-            "max_results": 10,
-        }
-        runs = self.call("POST", "runs/search", json.dumps(body)).get("runs", [])
-        if not runs:
-            return None
-        runs.sort(key=lambda r: (r["info"].get("start_time", 0), r["info"]["run_id"]))
-        run: dict[str, Any] = runs[0]
-        return run
-
     def runs_tagged(self, experiment_id: str, tag: str, value: str) -> list[dict[str, Any]]:
         """Every run of this experiment, deleted ones too, whose tag `tag` equals `value`."""
         escaped = value.replace("\\", "\\\\").replace("'", "\\'")
