@@ -420,3 +420,13 @@ def test_stop_closes_the_port(tmp_path: Path) -> None:
     handle.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/api/runs", timeout=5)
+
+
+def test_long_downloads_are_sorted_in_step_ranges(server, http, monkeypatch) -> None:
+    from localtrack._ui import downloads
+
+    monkeypatch.setattr(downloads, "SORT_ROWS", 777)
+    big = runs_by_name(http, server)["big"]["run_id"]
+    r = http.get(base(server) + "/api/series.parquet", params={"tag": "Loss/train", "runs": big})
+    steps = pq.read_table(io.BytesIO(r.content)).column("step").to_pylist()
+    assert steps == list(range(BIG))
