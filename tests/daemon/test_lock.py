@@ -176,3 +176,17 @@ def test_a_sigkilled_holder_blocks_nobody(tmp_path):
     lease = locks.acquire(tmp_path)  # its process is gone: no need to wait for the lease
     assert isinstance(lease, Lease)
     locks.close()
+
+
+def test_sync_status_names_the_holder(tmp_path):
+    from localtrack_daemon.report import report
+    from sync_store import HOST, Store
+
+    run = Store(tmp_path)
+    locks = Locks(URI)
+    assert isinstance(locks.acquire(run.dir), Lease)
+    held = report(run.dir, URI)
+    assert f"being uploaded by {HOST} pid {os.getpid()}, since " in held.line()
+    assert held.holder
+    locks.close()
+    assert "being uploaded" not in report(run.dir, URI).line()
