@@ -8,6 +8,8 @@ uuid is a uuid5 of the row's identity, so uploading again overwrites the same fi
 Histograms, texts, meshes, graphs, embeddings, pr_curves, audio, video: one Parquet file per
 stream and tag, `localtrack/<stream>/<key>.parquet`, holding every row of that tag with the
 store's own columns (docs/FORMAT.md), uploaded again whole when the stream's files change.
+
+Rows a `purge_step` hides (localtrack/_query/purge.py) are left out of both.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import hashlib
 import io
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from localtrack._query.purge import Purge
 from localtrack._store.layout import SegmentName
 
 from . import encode
-from .points import read_columns
+from .points import read_columns, shown
 
 IMAGE_STREAM = "images"
 TABLE_STREAMS = (
@@ -88,8 +92,11 @@ def _thumbnail(png: bytes, width: int, height: int) -> bytes | None:
 _IMAGE_COLUMNS = ["tag", "step", "wall_time", "width", "height", "data", "writer", "seq"]
 
 
-def read_images(run_dir: Path, name: SegmentName) -> list[tuple[dict[str, object], bytes]]:
-    table = read_columns(run_dir / IMAGE_STREAM / name.filename, _IMAGE_COLUMNS)
+def read_images(
+    run_dir: Path, name: SegmentName, purges: Sequence[Purge] = ()
+) -> list[tuple[dict[str, object], bytes]]:
+    """The image rows of one segment that no purge hides, each with its PNG bytes."""
+    table = shown(read_columns(run_dir / IMAGE_STREAM / name.filename, _IMAGE_COLUMNS), purges)
     table = table.set_column(
         table.schema.get_field_index("wall_time"),
         "wall_time",
@@ -99,9 +106,11 @@ def read_images(run_dir: Path, name: SegmentName) -> list[tuple[dict[str, object
     return [(r, d) for r, d in zip(rows, table["data"].to_pylist(), strict=True) if d]
 
 
-def tag_tables(run_dir: Path, stream: str, names: list[SegmentName]) -> dict[str, bytes]:
-    """Every row of `stream`, one Parquet file (bytes) per tag."""
-    tables = [pq.read_table(run_dir / stream / n.filename) for n in names]
+def tag_tables(
+    run_dir: Path, stream: str, names: list[SegmentName], purges: Sequence[Purge] = ()
+) -> dict[str, bytes]:
+    """Every row of `stream` that no purge hides, one Parquet file (bytes) per tag."""
+    tables = [shown(pq.read_table(run_dir / stream / n.filename), purges) for n in names]
     if not tables:
         return {}
     table = pa.concat_tables(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from localtrack._query import purge
@@ -87,6 +88,18 @@ def visible_slices(
 def run_purges(events: pa.Table | None) -> list[Purge]:
     """The purge rules of a run, from its `events` rows."""
     return [] if events is None else purge.rules(purge.events_of(events))
+
+
+def shown(table: pa.Table, purges: Sequence[Purge]) -> pa.Table:
+    """The rows of a segment table (with `writer`, `step`, `wall_time`) no purge hides."""
+    if not purges or table.num_rows == 0:
+        return table
+    writers = pc.dictionary_encode(table["writer"]).combine_chunks()
+    code = writers.indices.to_numpy(zero_copy_only=False)
+    step = table["step"].to_numpy()
+    us = table["wall_time"].cast(pa.int64()).to_numpy()
+    hidden = hidden_rows(purges, writers.dictionary.to_pylist(), code, step, us)
+    return table if hidden is None else table.filter(pa.array(~hidden))
 
 
 def hidden_rows(

@@ -400,7 +400,7 @@ class RunUpload:
             if self.stop.is_set():
                 return
             p = progress.setdefault(name.writer, WriterProgress())
-            for row, data in read_images(self.run_dir, name):
+            for row, data in read_images(self.run_dir, name, self.purges):
                 if p.is_done(int(row["seq"])):  # type: ignore[call-overload]
                     continue
                 for path, blob in image_files(self.marker["run_id"], row, data):
@@ -423,13 +423,13 @@ class RunUpload:
             names = live_segments(list_segments(self.run_dir / stream))
             if not names:
                 continue
-            fp = digest([n.filename for n in names])
+            fp = digest([n.filename for n in names] + [repr(p) for p in self.purges])
             if self.state.artifacts.get(stream) == fp:
                 continue
             last = self.state.artifacts_at.get(stream, 0.0)
             if not final and abs(time.time() - last) < TABLES_EVERY_S:
                 continue
-            for path, blob in tag_tables(self.run_dir, stream, names).items():
+            for path, blob in tag_tables(self.run_dir, stream, names, self.purges).items():
                 self.remote.put_artifact(self.artifact_uri(), path, blob)
             self.state.artifacts_at[stream] = time.time()
             self.state.artifacts[stream] = fp

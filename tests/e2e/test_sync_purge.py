@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from localtrack_daemon.cli import main as cli
 from localtrack_daemon.remote import Remote
@@ -24,11 +26,17 @@ def sync_once(root: Path, server) -> int:
     return cli(["sync", "--once", "--root", str(root), "--uri", server.url, "--grace", "0"])
 
 
-def write(run_dir: Path, purge_step: int | None, steps: range, offset: float) -> None:
-    """One SummaryWriter that logs `loss` at `steps` and closes."""
+def write(
+    run_dir: Path, purge_step: int | None, steps: range, offset: float, every: int = 0
+) -> None:
+    """One SummaryWriter that logs `loss` at `steps` (and an image and a histogram at every
+    `every`-th step) and closes."""
     w = localtrack.SummaryWriter(run_dir, purge_step=purge_step)
     for s in steps:
         w.add_scalar("loss", s + offset, s)
+        if every and s % every == 0:
+            w.add_image("sample", np.full((3, 4, 4), s, np.uint8), s)
+            w.add_histogram("weights", np.arange(4.0) + offset, s)
     w.close()
 
 
@@ -59,8 +67,8 @@ def run_of(client: MlflowClient, run_dir: Path):
 
 def test_points_a_purge_hides_are_never_sent(tmp_path: Path, mlflow_server) -> None:
     run_dir = tmp_path / "purge-once" / "run"
-    write(run_dir, None, range(100), 0.0)  # crashed at 99 ...
-    write(run_dir, 50, range(50, 150), 0.5)  # ... resumed from the step-50 checkpoint
+    write(run_dir, None, range(100), 0.0, every=20)  # crashed at 99 ...
+    write(run_dir, 50, range(50, 150), 0.5, every=20)  # ... resumed from the step-50 checkpoint
     resumed = purging_writer(tmp_path)
     assert sync_once(tmp_path, mlflow_server) == 0
 
@@ -79,6 +87,18 @@ def test_points_a_purge_hides_are_never_sent(tmp_path: Path, mlflow_server) -> N
     assert sync_once(tmp_path, mlflow_server) == 0
     assert load_state(run_dir, mlflow_server.url, run_id).points == points
     assert remote(client, rid) == held
+    # Images and the per-tag tables leave out what the purge hides too.
+    images = [
+        a.path
+        for a in client.list_artifacts(rid, "images")
+        if a.path.endswith(".png") and "+compressed" not in a.path
+    ]
+    image_steps = sorted(int(p.split("+step+")[1].split("+")[0]) for p in images)
+    assert image_steps == [0, 20, 40, 60, 80, 100, 120, 140]
+    local = client.download_artifacts(rid, "localtrack/histograms/weights.parquet", str(tmp_path))
+    table = pq.read_table(local)
+    assert table["step"].to_pylist() == image_steps
+    assert table["writer"].to_pylist().count(resumed) == 5
 
 
 def test_points_sent_before_the_purge_stay_and_are_reported(tmp_path: Path, mlflow_server) -> None:
