@@ -1,8 +1,10 @@
 """The server's current read-only snapshot of the store, refreshed by one background thread.
 
-One thread lists the store at most every REFRESH_SECS (slower when a listing itself is slow)
-and builds a new `connect()`-style connection only when the listing changed: a file
-appeared or vanished, a writer's lease went stale, a marker aged. Each new snapshot gets the
+One thread looks at the store at most every REFRESH_SECS (slower when a look itself is slow):
+first at its folders' mtimes (stamps.py), and only when one changed, a lease or a marker may
+have gone stale, or a writer is live, it lists the store; it builds a new
+`connect()`-style connection only when the listing changed: a file appeared or vanished, a
+writer's lease went stale, a marker aged. Each new snapshot gets the
 next generation number and its prepared facts (the runs table, per-tag tails), computed once
 there and never per request. A request holds the snapshot current when it starts; a
 replaced snapshot is closed once the last request holding it is done. For /api/live the
@@ -25,6 +27,7 @@ from localtrack._query.connect import USER_ERRORS, build_connection, damaged_fil
 from localtrack._query.files import StoreListing, list_store, marker_mtime
 from localtrack._query.views import ident
 from localtrack._store.runs import LEASE_STALE_SECS
+from localtrack._ui.stamps import store_stamps
 
 REFRESH_SECS = 0.25
 LIVE_REBUILD_SECS = 5.0
@@ -79,6 +82,19 @@ def share_registered(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {staged} RENAME TO {quoted}")
 
 
+def recheck_at(listing: StoreListing, now: float) -> float:
+    """When time alone may change what the listing says: the next moment a live lease or a
+    fresh marker goes stale (a run's status then changes)."""
+    moments = []
+    for r in listing.runs:
+        if r.lease is not None and now - r.lease < LEASE_STALE_SECS:
+            moments.append(r.lease + LEASE_STALE_SECS)
+        made = marker_mtime(r.path)
+        if made is not None and now - made < LEASE_STALE_SECS:
+            moments.append(made + LEASE_STALE_SECS)
+    return min(moments, default=float("inf"))
+
+
 @dataclass
 class Snapshot:
     """One connection over one listing, with what was prepared for it."""
@@ -117,6 +133,10 @@ class Snapshots:
         self._scalar_keys: dict[str, frozenset[Path]] = {}
         self._states: dict[str, str] = {}
         self._key: tuple[Any, ...] | None = None
+        self._stamps: frozenset[tuple[str, int]] | None = None
+        self._recheck_at = 0.0
+        self._live = False
+        self._forced = False
         self._current: Snapshot | None = None
         self._skipped: set[Path] = set()
         self._cond = threading.Condition()
@@ -142,6 +162,7 @@ class Snapshots:
         """Ask for a fresh listing now and wait until it was taken (a file vanished, say)."""
         with self._cond:
             seen = self._listed
+            self._forced = True
             self._wake.set()
             self._cond.wait_for(lambda: self._listed != seen or self._stopping.is_set(), timeout)
 
@@ -165,18 +186,32 @@ class Snapshots:
 
     def _refresh_once(self) -> None:
         now = time.time()
+        stamps = store_stamps(self.root)
+        current = self._current
+        due = self._forced or now >= self._recheck_at
+        due = due or (
+            self._live and current is not None and now - current.built_at > LIVE_REBUILD_SECS
+        )
+        # a folder changed within the last second may change again within one mtime tick
+        recent = any(mtime > (now - 1.0) * 1e9 for _, mtime in stamps)
+        if stamps == self._stamps and current is not None and not due and not recent:
+            return  # no folder changed and nothing went stale since the last listing
+        self._forced = False
         listing = list_store(self.root, self._skipped, pin=True)
         try:
             key = listing_key(listing, now)
-            current = self._current
-            live = any(r.has_live_writer(now) for r in listing.runs)
-            stale = current is not None and live and now - current.built_at > LIVE_REBUILD_SECS
+            self._live = any(r.has_live_writer(now) for r in listing.runs)
+            self._recheck_at = recheck_at(listing, now)
+            stale = (
+                current is not None and self._live and now - current.built_at > LIVE_REBUILD_SECS
+            )
             if key == self._key and not stale:
+                self._stamps = stamps
                 return
             snap = self._build(listing, now)
         finally:
             listing.release()  # no-op once the connection owns the descriptors
-        self._key = key
+        self._key, self._stamps = key, stamps
         self._publish(snap, listing)
 
     def _build(self, listing: StoreListing, now: float) -> Snapshot:
