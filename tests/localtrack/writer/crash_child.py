@@ -4,8 +4,8 @@ Run as `python crash_child.py MODE API ROOT [N] [FLUSH_SECS]`:
 - MODE `loop`: log forever (step k has value `value(k)`); the parent kills it. Before the first
   row it opens ROOT/progress, a 16-byte shared mapping where it stores (last step logged, its
   wall time) after every call, so the parent can count what a SIGKILL lost.
-- MODE `close` | `atexit` | `sigterm` | `exception`: log N rows, then close()/finish(),
-  return normally, wait for SIGTERM, or raise.
+- MODE `close` | `atexit` | `sigterm` | `exception` | `exit3`: log N rows, then
+  close()/finish(), return normally, wait for SIGTERM, raise, or call sys.exit(3).
 API is `tb` (localtrack.SummaryWriter on ROOT/tb) or `wandb` (localtrack.init(dir=ROOT)), or,
 for scripts/crash_test.py, `torch` / `tensorboardX` (their SummaryWriter on ROOT/tb).
 It prints `ready <wall time of row 0>` once row 0 is logged, and `logged` after N rows.
@@ -82,6 +82,8 @@ def main(argv: list[str]) -> None:
             time.sleep(1)
     elif mode == "exception":
         raise RuntimeError("training blew up (on purpose)")
+    elif mode == "exit3":
+        sys.exit(3)
     elif mode != "atexit":
         raise SystemExit(f"unknown mode {mode!r}")
 

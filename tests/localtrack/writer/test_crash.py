@@ -21,6 +21,7 @@ import pytest
 from crash_child import value
 from crash_kill import Kill, audit_store, child_command, kill_child, read_rows, spawn
 
+import localtrack
 from localtrack._store.runs import find_runs, run_status, writer_states
 
 SLACK_SECS = 0.5
@@ -91,6 +92,8 @@ CLEAN_ENDS = [
     ("sigterm", "wandb", -signal.SIGTERM, "killed", "failed"),
     ("exception", "tb", 1, "failed", "failed"),
     ("exception", "wandb", 1, "failed", "failed"),
+    ("exit3", "tb", 3, "failed", "failed"),  # a non-zero sys.exit() is a failure too
+    ("exit3", "wandb", 3, "failed", "failed"),
 ]
 
 
@@ -142,3 +145,6 @@ def test_a_clean_end_loses_nothing(
     assert state.finish_status == finish
     # FORMAT.md: a run is "failed" when every writer finished and one did not finish cleanly.
     assert run_status(run_dir) == status
+    if mode == "exit3":  # the code sys.exit() was given is the one recorded
+        finishes = localtrack.sql("SELECT exit_code FROM events WHERE kind = 'finish'", root)
+        assert finishes.fetchall() == [(3,)]
