@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from localtrack._query import purge
 from localtrack._query.files import StoreListing
 from localtrack._query.last_values import run_tags
 from localtrack._query.run_facts import gather
@@ -65,6 +66,7 @@ def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> dict[str, 
         "runs": rows,
         "states": {r["run_id"]: r["status"] for r in rows},
         "root": root,
+        "purges": purge.connection_rules(con),
     }
 
 

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from localtrack._query import purge
 from localtrack._query.views import file_list_sql, ident
 from localtrack._ui import params as p
 from localtrack._ui.answer import Answer, BadRequest, json_answer
@@ -32,15 +33,23 @@ _EMPTY = (
 
 
 def source_sql(snap: Snapshot, runs: tuple[str, ...]) -> str:
-    """SQL reading the scalars files of `runs` only (their paths come from the listing)."""
+    """SQL reading the scalars files of `runs` only (their paths come from the listing),
+    without the rows a purge_step hides (as the `scalars` view)."""
     paths = [path for run in runs for path in snap.files.get(run, [])]
     if not paths:
         return _EMPTY
     columns = ", ".join(ident(c) for c in SCALAR_COLUMNS)
+    rules = purges_of(snap, runs)
+    where = f" WHERE NOT coalesce({purge.hidden_sql(rules)}, FALSE)" if rules else ""
     return (
         f"(SELECT {columns} FROM read_parquet({file_list_sql(paths)}, "
-        "hive_partitioning = false, binary_as_string = false))"
+        f"hive_partitioning = false, binary_as_string = false){where})"
     )
+
+
+def purges_of(snap: Snapshot, runs: tuple[str, ...]) -> list[purge.Purge]:
+    """The purge rules that hide rows of `runs`."""
+    return [r for r in snap.facts.get("purges", ()) if r.run_id in runs]
 
 
 def all_runs(snap: Snapshot) -> tuple[str, ...]:
@@ -104,7 +113,8 @@ ANSWERS = AnswerCache()
 def cache_key(snap: Snapshot, req: SeriesRequest) -> tuple[object, ...]:
     files = tuple(snap.file_keys.get(run, ()) for run in req.runs)
     after = tuple(sorted(req.after.items()))
-    return (req.tag, req.runs, req.x, req.width, req.xmin, req.xmax, after, files)
+    purges = tuple(purges_of(snap, req.runs))
+    return (req.tag, req.runs, req.x, req.width, req.xmin, req.xmax, after, files, purges)
 
 
 def series_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, query: dict[str, str]) -> Answer:

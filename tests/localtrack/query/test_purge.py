@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import requests
 import torch.utils.tensorboard as tb
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -18,6 +19,7 @@ from localtrack._query import connect, sql
 from localtrack._query.purge import EventRow, Purge, hidden_sql, multi_writer_runs, rules
 from localtrack._query.purge_events import events_cache_path
 from localtrack._store.schema import TAGGED_STREAMS
+from localtrack._ui.wire import decode_series
 
 Writer = tuple[int | None, range]
 """One writer of a scenario: its purge_step, and the steps it logs (then it closes)."""
@@ -229,3 +231,20 @@ def test_cli_runs_and_show_count_only_what_the_views_show(
     assert cli_main(["--root", str(tmp_path), "show", "run"]) == 0
     (line,) = [x.split() for x in capsys.readouterr().out.splitlines() if x.startswith("loss ")]
     assert line == ["loss", "70", "69", "69.25", "0", "69.25"]  # points, last step, last, …
+
+
+def test_the_dashboard_draws_one_curve(tmp_path: Path) -> None:
+    write_localtrack(tmp_path / "p" / "run", SCENARIOS["resume"])
+    with localtrack.ui.serve(tmp_path, port=0) as server:
+        http = requests.Session()
+        http.headers["Authorization"] = f"token {server.token}"
+        url = f"http://127.0.0.1:{server.port}/api"
+        (run,) = http.get(url + "/runs").json()["runs"]
+        got = http.get(url + "/series", params={"tag": "loss", "runs": run["run_id"]})
+        _, (cols,) = decode_series(got.content)
+        assert list(cols["x"]) == list(range(150))
+        assert list(cols["y"]) == [value(0, s) for s in range(50)] + [
+            value(1, s) for s in range(50, 150)
+        ]
+        rows = http.get(url + "/series.csv", params={"tag": "loss", "runs": run["run_id"]})
+        assert rows.status_code == 200 and len(rows.text.strip().splitlines()) == 1 + 150
