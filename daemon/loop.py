@@ -291,9 +291,10 @@ class Daemon:
                 check_duplicates=run_dir not in self._checked,
             )
             out = upload.sync()
-        except LeaseLost:
+        except LeaseLost as e:
             assert lease is not None and lease.lost is not None
-            self._held(run_dir, slot, lease.lost)
+            if not self._vanished(run_dir, slot, e):  # the lock went with a moved run
+                self._held(run_dir, slot, lease.lost)
         except Exception as e:
             if self._vanished(run_dir, slot, e):
                 pass
