@@ -8,9 +8,11 @@ point (by x), so a single spike among millions of points survives; non-finite va
 A request is answered by a few small queries: `stats_sql` counts each series' points in
 range and finds its x extent (for x = relative, `first_sql` first finds where each series
 starts), then `raw_sql` and `m4_sql` read the points with those numbers as constants, so
-the one scan that aggregates millions of rows joins nothing. Each series reads its own source (the SQL of its run's files, built by the caller
-from the store listing): one UNION ALL branch per run, scanned in parallel. No user text is
-formatted into the SQL: run ids, the tag, the range and `after` are bound parameters.
+the one scan that aggregates millions of rows joins nothing. The caller's `source(runs)`
+is SQL reading only those runs' files (built from the store listing); runs share one scan
+unless something differs per run (relative x, `after`), then each run has its own UNION ALL
+branch. No user text is formatted into the SQL: run ids, the tag, the range and `after` are
+bound parameters.
 
 `raw_sql` returns the small series' points, `m4_sql` one row per pixel column of each
 large series (its first, last, min and max finite point, the first x of each non-finite
@@ -20,7 +22,7 @@ kind); series.py turns those into the answer's columns.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -29,6 +31,8 @@ X_KINDS = ("step", "wall", "relative")
 RAW_FACTOR = 4
 """A series with at most RAW_FACTOR × width points in range is sent unreduced."""
 
+Source = Callable[[Sequence[str]], str]
+"""SQL reading the scalars (run_id, tag, step, wall_time, value) of the given runs."""
 EPSILON = 1e-9
 """Added to the x span so the greatest x falls in the last column, and a zero span works."""
 
@@ -72,55 +76,61 @@ def _wall(seconds: float) -> datetime:
 
 
 class _Branch:
-    """The SQL of one run's rows in range, with its parameters gathered in `params`."""
+    """The SQL of some runs' rows in range (`rows`: run_id, x, y[, wall_time]), with its
+    parameters gathered in `params`. Several runs share a branch only when nothing differs
+    per run (no relative x, no `after`)."""
 
     def __init__(
         self,
         req: SeriesRequest,
-        i: int,
-        source: str,
-        offset_us: int | None,
+        idx: Sequence[int],
+        source: Source,
         params: dict[str, Any],
+        offset_us: int | None = None,
         wall: bool = True,
     ) -> None:
-        self.i = i
-        run = req.runs[i]
-        params[f"r{i}"] = run
-        scan = ["s.tag = $tag", f"s.run_id = $r{i}"]
+        names = []
+        for i in idx:
+            params[f"r{i}"] = req.runs[i]
+            names.append(f"$r{i}")
+        self.idx = list(idx)
+        scan = ["s.tag = $tag", f"s.run_id IN ({', '.join(names)})"]
         exact: list[str] = []
         lo = req.xmin
-        after = req.after.get(run)
+        tag = idx[0]
+        after = req.after.get(req.runs[tag]) if len(idx) == 1 else None
         if after is not None:
             lo = after if lo is None else max(lo, after)
-            params[f"after{i}"] = float(after)
-            exact.append(f"x > $after{i}")
+            params[f"after{tag}"] = float(after)
+            exact.append(f"x > $after{tag}")
         if req.xmin is not None:
             exact.append("x >= $xmin")
         if req.xmax is not None:
             exact.append("x <= $xmax")
         if req.x == "step":
-            self.x = "s.step::DOUBLE"
+            x = "s.step::DOUBLE"
             if lo is not None:
-                params[f"slo{i}"] = math.ceil(lo)
-                scan.append(f"s.step >= $slo{i}")
+                params[f"slo{tag}"] = math.ceil(lo)
+                scan.append(f"s.step >= $slo{tag}")
             if req.xmax is not None:
                 params["shi"] = math.floor(req.xmax)
                 scan.append("s.step <= $shi")
         else:
             shift = 0.0 if offset_us is None else offset_us / 1e6
             if offset_us is None:
-                self.x = "epoch_us(s.wall_time) / 1e6"
+                x = "epoch_us(s.wall_time) / 1e6"
             else:
-                params[f"off{i}"] = int(offset_us)
-                self.x = f"(epoch_us(s.wall_time) - $off{i}) / 1e6"
+                params[f"off{tag}"] = int(offset_us)
+                x = f"(epoch_us(s.wall_time) - $off{tag}) / 1e6"
             if lo is not None:
-                params[f"wlo{i}"] = _wall(lo + shift - 1e-6)
-                scan.append(f"s.wall_time >= $wlo{i}")
+                params[f"wlo{tag}"] = _wall(lo + shift - 1e-6)
+                scan.append(f"s.wall_time >= $wlo{tag}")
             if req.xmax is not None:
-                params[f"whi{i}"] = _wall(req.xmax + shift + 1e-6)
-                scan.append(f"s.wall_time <= $whi{i}")
+                params[f"whi{tag}"] = _wall(req.xmax + shift + 1e-6)
+                scan.append(f"s.wall_time <= $whi{tag}")
         extra = ", s.wall_time" if wall else ""
-        inner = f"SELECT {self.x} AS x, s.value AS y{extra} FROM {source} AS s"
+        runs = [req.runs[i] for i in idx]
+        inner = f"SELECT s.run_id, {x} AS x, s.value AS y{extra} FROM {source(runs)} AS s"
         self.rows = f"(SELECT * FROM ({inner} WHERE {' AND '.join(scan)})" + (
             f" WHERE {' AND '.join(exact)})" if exact else ")"
         )
@@ -136,39 +146,54 @@ def _base_params(req: SeriesRequest) -> dict[str, Any]:
     return params
 
 
-def first_sql(req: SeriesRequest, sources: Sequence[str]) -> tuple[str, dict[str, Any]]:
+def _groups(req: SeriesRequest, idx: Sequence[int]) -> list[list[int]]:
+    """Runs read by one scan together: all of them, unless something differs per run."""
+    if not idx:
+        return []
+    if req.x == "relative" or req.after:
+        return [[i] for i in idx]
+    return [list(idx)]
+
+
+def _offset(offsets: Sequence[int | None] | None, group: list[int]) -> int | None:
+    return offsets[group[0]] if offsets is not None and len(group) == 1 else None
+
+
+def first_sql(req: SeriesRequest, source: Source) -> tuple[str, dict[str, Any]]:
     """Each series' first wall time (epoch µs) over all its points: x = relative counts from it.
-    Rows (run_idx, first_us)."""
+    Rows (run_id, first_us)."""
+    req.check()
+    if not req.runs:
+        return "SELECT NULL::VARCHAR AS run_id, NULL::BIGINT AS first_us WHERE false", {}
     params: dict[str, Any] = {"tag": req.tag}
-    parts = []
-    for i, (run, source) in enumerate(zip(req.runs, sources, strict=True)):
+    names = []
+    for i, run in enumerate(req.runs):
         params[f"r{i}"] = run
-        parts.append(
-            f"SELECT {i} AS run_idx, epoch_us(min(s.wall_time)) AS first_us FROM {source} AS s "
-            f"WHERE s.tag = $tag AND s.run_id = $r{i}"
-        )
-    if not parts:
-        return "SELECT 0 AS run_idx, NULL::BIGINT AS first_us WHERE false", {}
-    return " UNION ALL ".join(parts), params
+        names.append(f"$r{i}")
+    sql = (
+        f"SELECT s.run_id, epoch_us(min(s.wall_time)) AS first_us FROM {source(req.runs)} AS s "
+        f"WHERE s.tag = $tag AND s.run_id IN ({', '.join(names)}) GROUP BY s.run_id"
+    )
+    return sql, params
 
 
 def stats_sql(
-    req: SeriesRequest, sources: Sequence[str], offsets_us: Sequence[int | None] | None = None
+    req: SeriesRequest, source: Source, offsets_us: Sequence[int | None] | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """Per series in range: rows (run_idx, points, lo, hi, first_us); `offsets_us` are the
-    first wall times of first_sql when x is relative."""
+    """Per series with points in range: rows (run_id, points, lo, hi, first_us); `offsets_us`
+    are the first wall times of first_sql (per run index) when x is relative."""
     params = _base_params(req)
-    offsets = list(offsets_us) if offsets_us is not None else [None] * len(req.runs)
     parts = []
-    for i, source in enumerate(sources):
-        b = _Branch(req, i, source, offsets[i] if req.x == "relative" else None, params)
+    for group in _groups(req, range(len(req.runs))):
+        b = _Branch(req, group, source, params, _offset(offsets_us, group))
         parts.append(
-            f"SELECT {i} AS run_idx, count(*) AS points, min(x) AS lo, max(x) AS hi, "
-            f"epoch_us(min(wall_time)) AS first_us FROM {b.rows}"
+            "SELECT run_id, count(*) AS points, min(x) AS lo, max(x) AS hi, "
+            f"epoch_us(min(wall_time)) AS first_us FROM {b.rows} GROUP BY run_id"
         )
     if not parts:
         return (
-            "SELECT 0 AS run_idx, 0 AS points, NULL AS lo, NULL AS hi, NULL AS first_us WHERE false",
+            "SELECT NULL::VARCHAR AS run_id, 0 AS points, NULL::DOUBLE AS lo, NULL::DOUBLE AS hi, "
+            "NULL::BIGINT AS first_us WHERE false",
             {},
         )
     return " UNION ALL ".join(parts), params
@@ -193,49 +218,36 @@ _FINITE_AGGREGATES = (
     "arg_min(x, y) AS mnx, min(y) AS mny, arg_max(x, y) AS mxx, max(y) AS mxy, "
     "NULL::DOUBLE AS nanx, NULL::DOUBLE AS pinfx, NULL::DOUBLE AS ninfx"
 )
-"""The same for a series known to hold finite values only: no per-row CASE (about 20 % less
+"""The same for series known to hold finite values only: no per-row CASE (about 20 % less
 work on the scan that dominates the answer)."""
 _COLUMN_VALUES = (
-    "x, CASE WHEN isfinite(y) THEN x END AS xf, CASE WHEN isfinite(y) THEN y END AS yf, "
+    "run_id, x, CASE WHEN isfinite(y) THEN x END AS xf, CASE WHEN isfinite(y) THEN y END AS yf, "
     "CASE WHEN isnan(y) THEN x END AS nanx, "
     "CASE WHEN y = 'inf'::DOUBLE THEN x END AS pinfx, "
     "CASE WHEN y = '-inf'::DOUBLE THEN x END AS ninfx"
 )
 
 
-def _branches(
-    req: SeriesRequest,
-    sources: Sequence[str],
-    stats: Sequence[RunStats],
-    offsets_us: Sequence[int | None] | None,
-    raw: bool,
-    params: dict[str, Any],
-) -> list[_Branch]:
-    offsets = list(offsets_us) if offsets_us is not None else [None] * len(req.runs)
-    out = []
-    for i, source in enumerate(sources):
-        if stats[i].points and (stats[i].points <= req.raw_limit) == raw:
-            offset = offsets[i] if req.x == "relative" else None
-            out.append(_Branch(req, i, source, offset, params, wall=False))
-    return out
+def _chosen(req: SeriesRequest, stats: Sequence[RunStats], raw: bool) -> list[int]:
+    return [i for i, st in enumerate(stats) if st.points and (st.points <= req.raw_limit) == raw]
 
 
 def raw_sql(
     req: SeriesRequest,
-    sources: Sequence[str],
+    source: Source,
     stats: Sequence[RunStats],
     offsets_us: Sequence[int | None] | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
-    """Every point of the small series: rows (run_idx, x, y) ordered by run_idx, x, y; None
+    """Every point of the small series: rows (run_id, x, y) ordered by run_id, x, y; None
     when no series is small."""
     params = _base_params(req)
-    parts = [
-        f"SELECT {b.i} AS run_idx, x, y FROM {b.rows}"
-        for b in _branches(req, sources, stats, offsets_us, True, params)
-    ]
+    parts = []
+    for group in _groups(req, _chosen(req, stats, raw=True)):
+        b = _Branch(req, group, source, params, _offset(offsets_us, group), wall=False)
+        parts.append(f"SELECT run_id, x, y FROM {b.rows}")
     if not parts:
         return None
-    return " UNION ALL ".join(parts) + " ORDER BY run_idx, x, y", params
+    return " UNION ALL ".join(parts) + " ORDER BY run_id, x, y", params
 
 
 M4_COLUMNS = ("fx", "fy", "lx", "ly", "mnx", "mny", "mxx", "mxy", "nanx", "pinfx", "ninfx")
@@ -243,31 +255,34 @@ M4_COLUMNS = ("fx", "fy", "lx", "ly", "mnx", "mny", "mxx", "mxy", "nanx", "pinfx
 
 def m4_sql(
     req: SeriesRequest,
-    sources: Sequence[str],
+    source: Source,
     stats: Sequence[RunStats],
     offsets_us: Sequence[int | None] | None = None,
     finite: Sequence[bool] | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
-    """Per pixel column of each large series: rows (run_idx, col, fx, fy, lx, ly, mnx, mny,
+    """Per pixel column of each large series: rows (run_id, col, fx, fy, lx, ly, mnx, mny,
     mxx, mxy, nanx, pinfx, ninfx): the first, last, minimum and maximum finite point and the
-    first x of each non-finite kind, ordered by run_idx, col; None when no series is large.
+    first x of each non-finite kind, ordered by run_id, col; None when no series is large.
     `finite[i]` true says series i holds no NaN or infinity (so its scan skips the checks)."""
     params = _base_params(req)
-    branches = _branches(req, sources, stats, offsets_us, False, params)
     span = x_range(req, stats)
-    if not branches or span is None:
+    chosen = _chosen(req, stats, raw=False)
+    if not chosen or span is None:
         return None
     params.update({"w": int(req.width), "lo": float(span[0]), "hi": float(span[1])})
     params["eps"] = EPSILON
     col = "least($w - 1, greatest(0, floor((x - $lo) * $w / ($hi - $lo + $eps))))::BIGINT"
+    clean = [i for i in chosen if finite is not None and finite[i]]
+    checked = [i for i in chosen if i not in set(clean)]
     parts = []
-    for b in branches:
-        if finite is not None and finite[b.i]:
-            values, aggregates = "x, y", _FINITE_AGGREGATES
-        else:
-            values, aggregates = _COLUMN_VALUES, _AGGREGATES
-        parts.append(
-            f"SELECT {b.i} AS run_idx, col, {aggregates} FROM "
-            f"(SELECT {col} AS col, {values} FROM {b.rows}) GROUP BY col"
-        )
-    return " UNION ALL ".join(parts) + " ORDER BY run_idx, col", params
+    for idx, values, aggregates in (
+        (clean, "run_id, x, y", _FINITE_AGGREGATES),
+        (checked, _COLUMN_VALUES, _AGGREGATES),
+    ):
+        for group in _groups(req, idx):
+            b = _Branch(req, group, source, params, _offset(offsets_us, group), wall=False)
+            parts.append(
+                f"SELECT run_id, col, {aggregates} FROM "
+                f"(SELECT {col} AS col, {values} FROM {b.rows}) GROUP BY run_id, col"
+            )
+    return " UNION ALL ".join(parts) + " ORDER BY run_id, col", params

@@ -9,6 +9,7 @@ with no scan. Downloads are in downloads.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -32,7 +33,7 @@ _EMPTY = (
 )
 
 
-def source_sql(snap: Snapshot, runs: tuple[str, ...]) -> str:
+def source_sql(snap: Snapshot, runs: Sequence[str]) -> str:
     """SQL reading the scalars files of `runs` only (their paths come from the listing),
     without the rows a purge_step hides (as the `scalars` view)."""
     paths = [path for run in runs for path in snap.files.get(run, [])]
@@ -47,7 +48,7 @@ def source_sql(snap: Snapshot, runs: tuple[str, ...]) -> str:
     )
 
 
-def purges_of(snap: Snapshot, runs: tuple[str, ...]) -> list[purge.Purge]:
+def purges_of(snap: Snapshot, runs: Sequence[str]) -> list[purge.Purge]:
     """The purge rules that hide rows of `runs`."""
     return [r for r in snap.facts.get("purges", ()) if r.run_id in runs]
 
@@ -129,8 +130,8 @@ def series_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, query: dict[st
 
 
 def series_body(snap: Snapshot, cur: duckdb.DuckDBPyConnection, req: SeriesRequest) -> bytes:
-    sources = [source_sql(snap, (run,)) for run in req.runs]
-    series = reduce_series(cur, req, sources, finite_series(snap, req.tag, req.runs))
+    finite = finite_series(snap, req.tag, req.runs)
+    series = reduce_series(cur, req, lambda runs: source_sql(snap, runs), finite)
     los = [float(c[0]) for s in series for c in (s.columns[0], s.columns[5]) if len(c)]
     his = [s.last_x for s in series if s.last_x is not None]
     xmin = req.xmin if req.xmin is not None else min(los, default=None)

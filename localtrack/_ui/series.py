@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from localtrack._ui.m4 import (
     M4_COLUMNS,
     RunStats,
     SeriesRequest,
+    Source,
     first_sql,
     m4_sql,
     raw_sql,
@@ -29,32 +32,46 @@ from localtrack._ui.wire import Series, f64
 
 
 def first_walls(
-    cur: duckdb.DuckDBPyConnection, req: SeriesRequest, sources: Sequence[str]
+    cur: duckdb.DuckDBPyConnection, req: SeriesRequest, source: Source
 ) -> list[int | None]:
+    where = {run: i for i, run in enumerate(req.runs)}
     out: list[int | None] = [None] * len(req.runs)
-    sql, params = first_sql(req, sources)
-    for idx, first in cur.sql(sql, params=params).fetchall():
-        out[idx] = None if first is None else int(first)
+    sql, params = first_sql(req, source)
+    for run, first in cur.sql(sql, params=params).fetchall():
+        out[where[run]] = None if first is None else int(first)
     return out
 
 
 def run_stats(
     cur: duckdb.DuckDBPyConnection,
     req: SeriesRequest,
-    sources: Sequence[str],
+    source: Source,
     offsets: Sequence[int | None] | None,
 ) -> list[RunStats]:
+    where = {run: i for i, run in enumerate(req.runs)}
     out = [RunStats(0, None, None, None)] * len(req.runs)
-    sql, params = stats_sql(req, sources, offsets)
-    for idx, points, lo, hi, first in cur.sql(sql, params=params).fetchall():
-        out[idx] = RunStats(int(points), lo, hi, None if first is None else int(first))
+    sql, params = stats_sql(req, source, offsets)
+    for run, points, lo, hi, first in cur.sql(sql, params=params).fetchall():
+        out[where[run]] = RunStats(int(points), lo, hi, None if first is None else int(first))
     return out
 
 
-def _columns(table: pa.Table | None) -> dict[str, np.ndarray]:
-    if table is None:
+def _columns(
+    cur: duckdb.DuckDBPyConnection, query: tuple[str, dict[str, Any]] | None, runs: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """A query's rows as numpy columns plus `run_idx` (the run's place in `runs`), ordered by
+    run_idx and else as the query ordered them."""
+    if query is None:
         return {}
-    return {c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names}
+    table = cur.sql(query[0], params=query[1]).arrow().read_all()
+    idx = pc.index_in(table.column("run_id"), value_set=pa.array(runs, pa.string()))
+    run_idx = idx.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(run_idx, kind="stable")
+    out = {"run_idx": run_idx[order]}
+    for name in table.column_names:
+        if name != "run_id":
+            out[name] = table.column(name).to_numpy(zero_copy_only=False)[order]
+    return out
 
 
 def _slices(run_idx: np.ndarray, runs: int) -> list[slice]:
@@ -91,18 +108,16 @@ def m4_columns(agg: dict[str, np.ndarray], part: slice) -> list[np.ndarray]:
 def reduce_series(
     cur: duckdb.DuckDBPyConnection,
     req: SeriesRequest,
-    sources: Sequence[str],
+    source: Source,
     finite: Sequence[bool] | None = None,
 ) -> list[Series]:
-    """Each run's series for `req`; `sources[i]` is SQL reading run i's scalars; `finite[i]`
-    true when series i is known to hold no NaN or infinity."""
+    """Each run's series for `req`; `source(runs)` is SQL reading those runs' scalars;
+    `finite[i]` true when series i is known to hold no NaN or infinity."""
     req.check()
-    offsets = first_walls(cur, req, sources) if req.x == "relative" else None
-    stats = run_stats(cur, req, sources, offsets)
-    raw = raw_sql(req, sources, stats, offsets)
-    m4 = m4_sql(req, sources, stats, offsets, finite)
-    raw_rows = _columns(None if raw is None else cur.sql(raw[0], params=raw[1]).arrow().read_all())
-    agg = _columns(None if m4 is None else cur.sql(m4[0], params=m4[1]).arrow().read_all())
+    offsets = first_walls(cur, req, source) if req.x == "relative" else None
+    stats = run_stats(cur, req, source, offsets)
+    raw_rows = _columns(cur, raw_sql(req, source, stats, offsets), req.runs)
+    agg = _columns(cur, m4_sql(req, source, stats, offsets, finite), req.runs)
     n = len(req.runs)
     raw_parts = _slices(raw_rows["run_idx"], n) if raw_rows else []
     m4_parts = _slices(agg["run_idx"], n) if agg else []
