@@ -100,9 +100,8 @@ def write_big_run(run_dir: Path, run_id: str, steps: np.ndarray, values: np.ndar
     create_or_join(run_dir, make_marker(run_id, "bench", run_dir.name, "tensorboard"))
     for seq, lo in enumerate(range(0, len(steps), CHUNK)):
         table = scalar_table(run_id, steps[lo : lo + CHUNK], values[lo : lo + CHUNK])
-        table = table.set_column(
-            table.schema.get_field_index("seq"), "seq", pa.array(np.full(len(table), seq))
-        )
+        i = table.schema.get_field_index("seq")
+        table = table.set_column(i, table.schema.field(i), pa.array(np.full(len(table), seq)))
         publish(run_dir, "scalars", SegmentName("0123abcd", seq, seq), table)
     publish(run_dir, "events", SegmentName("0123abcd", 0, 1), event_table(run_id))
 
@@ -160,14 +159,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def descendants(pid: int) -> list[int]:
+    """pid and every process below it (any thread may have started one)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += parents.get(p, [])
+    return found
+
+
 def memory_kb(pid: int) -> tuple[int, int]:
     """(VmHWM, VmRSS) in kB of a process and all its descendants, summed."""
-    pids, hwm, rss = [pid], 0, 0
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
-        with contextlib.suppress(OSError):
+    hwm, rss = 0, 0
+    for p in descendants(pid):
+        with contextlib.suppress(OSError, AttributeError):
             status = Path(f"/proc/{p}/status").read_text()
             hwm += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
             rss += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
@@ -631,10 +642,8 @@ def sizes(args: argparse.Namespace) -> None:
             setattr(args, name, value)
 
 
-def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]:
-    rows: list[Row] = []
+def section_first(args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]) -> None:
     tb = not args.skip_tensorboard
-
     store = make_store(base, "first", args.runs, args.run_points, tb=tb)
     say("start → first page drawn…")
     lt, inpage, tb_load = first_page(browser, store, args, tb)
@@ -652,6 +661,9 @@ def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]
     )
     shutil.rmtree(base / "first")
 
+
+def section_many(args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]) -> None:
+    tb = not args.skip_tensorboard
     store = make_store(base, "many", args.many_runs, args.many_points, tb=tb and args.tb_many)
     say("start → first page drawn, many runs…")
     lt, inpage, tb_load = first_page(browser, store, args, tb and args.tb_many)
@@ -668,6 +680,9 @@ def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]
     )
     shutil.rmtree(base / "many")
 
+
+def section_big(args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]) -> None:
+    tb = not args.skip_tensorboard
     store = make_store(base, "big", args.big_runs, args.points, spike=True, tb=tb, tb_runs=1)
     say("one tag of many points…")
     got = big_tag(browser, store, args)
@@ -747,6 +762,11 @@ def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]
     )
     shutil.rmtree(base / "big")
 
+
+def section_overlay(
+    args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]
+) -> None:
+    tb = not args.skip_tensorboard
     store = make_store(base, "overlay", args.overlay_runs, args.overlay_points, tb=tb)
     say("many runs overlaid…")
     asked, nav = overlay(browser, store, args)
@@ -764,6 +784,8 @@ def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]
     )
     shutil.rmtree(base / "overlay")
 
+
+def section_live(args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]) -> None:
     if args.live_points:
         say("live…")
         delays, server_delays = live(browser, base, args.live_points)
@@ -779,6 +801,38 @@ def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]
                 "and its page refreshes every 30 s",
             )
         )
+
+
+SECTIONS = ("first", "many", "big", "overlay", "live")
+
+
+class Rows(list[Row]):
+    """The table so far; each row is also printed as it comes, so a crash loses none."""
+
+    def append(self, row: Row) -> None:
+        super().append(row)
+        say(
+            "| "
+            + " | ".join(
+                (row.work, row.target, row.localtrack, row.tensorboard, row.ratio, row.note)
+            )
+            + " |"
+        )
+
+
+def measure(args: argparse.Namespace, base: Path, browser: Browser) -> list[Row]:
+    rows = Rows()
+    for name in args.sections.split(","):
+        try:
+            globals()[f"section_{name}"](args, base, browser, rows)
+        except Exception as e:
+            import traceback
+
+            traceback.print_exc()
+            rows.append(Row(f"section {name}", "", f"error: {type(e).__name__}: {e}"[:200], ""))
+        finally:
+            for folder in ("first", "many", "big", "overlay", "live"):
+                shutil.rmtree(base / folder, ignore_errors=True)
     return rows
 
 
@@ -827,6 +881,11 @@ def main() -> int:
     )
     parser.add_argument("--tb-deadline", type=float, default=900, help="seconds TensorBoard gets")
     parser.add_argument("--skip-tensorboard", action="store_true", help="localtrack only")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"which measurements, comma-separated (default: all of {','.join(SECTIONS)})",
+    )
     parser.add_argument("--workdir", type=Path, help="where stores go (default: a temp folder)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
