@@ -49,6 +49,7 @@ __all__ = [
     "init",
     "load_ipython_extension",
     "log",
+    "patch_tensorboard",
     "sql",
     "ui",
     "watch",
@@ -84,6 +85,14 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = current()
     if run is not None:
         run.finish(exit_code=exit_code)
+
+
+def patch_tensorboard(sync_to: Run | None = None) -> None:
+    """Make torch.utils.tensorboard's and tensorboardX's SummaryWriter localtrack's, even
+    without the tensorboard package (see localtrack.integrations.tensorboard_patch)."""
+    from localtrack.integrations.tensorboard_patch import patch_tensorboard as patch
+
+    patch(sync_to)
 
 
 def load_ipython_extension(ipython: Any) -> None:

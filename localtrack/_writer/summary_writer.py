@@ -23,6 +23,7 @@ from localtrack._errors import ClosedError, UsageError
 from localtrack._store.layout import DEFAULT_ROOT, ENV_ROOT
 from localtrack._store.marker import make_marker, new_run_id
 from localtrack._writer.core import RunWriter
+from localtrack._writer.file_writer import FileWriterAccess
 from localtrack._writer.histograms import histogram_payload, pr_curve_payload
 from localtrack._writer.images import check_dataformats, image_payload, to_hwc
 from localtrack._writer.tensors import (
@@ -67,7 +68,7 @@ def default_log_dir(comment: str = "") -> str:
     return os.path.join(root, f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter:
+class SummaryWriter(FileWriterAccess):
     """Writes a run's scalars, histograms, images… to the local store, TensorBoard style."""
 
     def __init__(
@@ -80,7 +81,10 @@ class SummaryWriter:
         filename_suffix: str = "",
         *,
         on_full: str = "block",
+        logdir: str | os.PathLike[str] | None = None,
     ) -> None:
+        if log_dir is None:
+            log_dir = logdir  # tensorboardX's name for it
         self.log_dir = str(log_dir) if log_dir is not None else default_log_dir(comment)
         run_dir = Path(self.log_dir)
         proposed = make_marker(

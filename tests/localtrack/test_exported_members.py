@@ -27,6 +27,7 @@ def test_all_lists_exactly_the_public_names():
             "init",
             "load_ipython_extension",
             "log",
+            "patch_tensorboard",
             "sql",
             "ui",
             "watch",
