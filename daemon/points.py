@@ -177,7 +177,11 @@ def read_points(
         steps,
     )
     names = list(writers)
-    hidden = hidden_rows(purges, names, code, steps.to_numpy(zero_copy_only=False), us)
+    hidden = (
+        hidden_rows(purges, names, code, steps.to_numpy(zero_copy_only=False), us)
+        if purges
+        else None
+    )
     return Points(groups(names, code, seq), tags.unique().to_pylist(), text, files, skipped, hidden)
 
 
