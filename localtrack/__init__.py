@@ -24,6 +24,8 @@ from localtrack._store.layout import FORMAT_VERSION
 from localtrack._writer.media import Histogram, Image
 from localtrack._writer.run import Run, current, init
 from localtrack._writer.summary_writer import SummaryWriter
+from localtrack._writer.tables import Table
+from localtrack._writer.wandb_extras import login
 
 __version__ = "0.1.0"
 
@@ -41,15 +43,20 @@ __all__ = [
     "RunNotFoundError",
     "SummaryWriter",
     "SyncError",
+    "Table",
     "UsageError",
     "__version__",
+    "alert",
     "compact",
     "connect",
+    "define_metric",
     "finish",
     "init",
     "load_ipython_extension",
     "log",
+    "login",
     "patch_tensorboard",
+    "save",
     "sql",
     "ui",
     "watch",
@@ -63,7 +70,7 @@ def _run(what: str) -> Run:
     return run
 
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = True) -> None:
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """Log to the current run (see Run.log)."""
     _run("log()").log(data, step=step, commit=commit)
 
@@ -78,6 +85,22 @@ def watch(
 ) -> None:
     """Watch a model in the current run (see Run.watch)."""
     _run("watch()").watch(models, criterion, log, log_freq, idx, log_graph)
+
+
+def define_metric(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Define how a metric of the current run is summarised (see Run.define_metric)."""
+    return _run("define_metric()").define_metric(name, *args, **kwargs)
+
+
+def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
+    """Copy files into the current run's files/ folder (see Run.save)."""
+    result: list[str] = _run("save()").save(glob_str, base_path, policy)
+    return result
+
+
+def alert(title: str, text: str, level: str | None = None, wait_duration: Any = None) -> None:
+    """Record an alert in the current run and print it (see Run.alert)."""
+    _run("alert()").alert(title, text, level, wait_duration)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

@@ -106,6 +106,22 @@ PAYLOADS: dict[str, list[pa.Field]] = {
         pa.field("fps", pa.float64()),
         pa.field("frames", TENSOR),  # uint8 (T, H, W, C)
     ],
+    # Streams added within format version 1 (older readers ignore their folders):
+    "tables": [  # localtrack.Table: one row per logged version
+        pa.field("columns", pa.list_(pa.string())),
+        pa.field("column_types", pa.list_(pa.string())),  # number|string|bool|image|json|null
+        pa.field("num_rows", pa.int64()),
+        pa.field("data", pa.string()),  # JSON array of rows, each an array of cells
+    ],
+    "tensors": [pa.field("tensor", TENSOR)],  # add_tensor
+    "onnx_graphs": [  # add_onnx_graph: the ONNX file itself
+        pa.field("data", pa.binary()),
+        pa.field("num_bytes", pa.int64()),
+    ],
+    "boxes": [  # add_image_with_boxes: the boxes drawn into the `images` row of the same tag/step
+        pa.field("boxes", TENSOR),  # float32 (N, 4): xmin, ymin, xmax, ymax in pixels
+        pa.field("labels", pa.string()),  # JSON list of N strings, or null
+    ],
 }
 """Per-stream payload columns, between the (run_id, tag, step, wall_time) head and writer columns."""
 

@@ -34,7 +34,7 @@ from localtrack._writer import lifecycle
 from localtrack._writer.blocks import ScalarBlock, TakenBlock
 from localtrack._writer.compactor import Compactor
 from localtrack._writer.identity import WriterIdentity, run_metadata
-from localtrack._writer.quick_parquet import publish_quick
+from localtrack._writer.quick_parquet import publish_quick, scalars_file
 from localtrack._writer.quick_parquet import supports as supports_quick
 from localtrack._writer.sealing import (
     SCALAR_WIDTH,
@@ -127,6 +127,7 @@ class RunWriter:
         self._drained = threading.Event()
         self._stopping = False
         self.closed = False
+        self.before_close: list[Callable[[], None]] = []
         self._io_error_reported = False
         self._compactor = Compactor(self.run_dir, self._report_io_error)
         self._spares = SpareFiles(self.identity.writer)  # files flush() writes into
@@ -242,6 +243,8 @@ class RunWriter:
             if not chunk and block is None:
                 continue
             self._drained.set()  # the buffer has room again: a blocked logging call goes on
+            if not durable and stream == "scalars" and block is None and self._quick(chunk):
+                continue
             # A big block of run.log numbers is sealed in parts, each built and written
             # before the next is built, so a seal's tables stay small.
             parts = [None] if block is None else block.split(SEAL_PART_VALUES)
@@ -251,6 +254,32 @@ class RunWriter:
         self._drained.set()
         for stream in self._unpublished:
             self._publish(stream)  # what an I/O error left behind earlier
+
+    def _quick(self, chunk: list[Any]) -> bool:
+        """flush()'s shortcut for a few add_scalar rows: their file built straight from the
+        Python values (quick_parquet.scalars_file); False leaves them to the normal path."""
+        if (
+            len(chunk) > QUICK_ROWS * SCALAR_WIDTH
+            or self._unpublished["scalars"]
+            or self.device_scalars != self._device_sealed
+        ):
+            return False
+        ident, seq = self.identity, self._next_seq["scalars"]
+        data = scalars_file(
+            chunk, self.run_id, ident.writer, seq, ident.rank, ident.host, ident.pid
+        )
+        if data is None:
+            return False
+        name = SegmentName(ident.writer, seq, seq)
+        try:
+            path = publish_quick(self.run_dir, "scalars", name, data, self._spares)
+        except OSError as exc:
+            self._report_io_error(exc)
+            return False  # the normal path builds the rows and keeps retrying them
+        self._next_seq["scalars"] = seq + 1
+        self._unsynced.append(path)
+        self._compactor.published("scalars", name)
+        return True
 
     def _build_next(self, stream: str, chunk: list[Any], block: TakenBlock | None) -> None:
         seq = self._next_seq[stream]
@@ -393,9 +422,17 @@ class RunWriter:
     # ---- end ------------------------------------------------------------------------------
 
     def close(self, status: str = "finished", exit_code: int | None = None) -> None:
-        """Seal everything, record how the run ended, stop the sealer. Idempotent."""
+        """Seal everything, record how the run ended, stop the sealer. Idempotent.
+
+        The before_close callbacks run first (run.finish's work: the summary), whoever
+        closes: finish(), atexit, SIGTERM."""
         if self.closed:
             return
+        for callback in self.before_close:
+            try:
+                callback()
+            except Exception as exc:  # the rest of close() must still happen
+                print(f"localtrack: finishing the run failed: {exc!r}", file=sys.stderr)
         self.closed = True
         self._stopping = True
         self._wake.set()

@@ -1,4 +1,9 @@
-"""W&B-style media objects for run.log(): Histogram and Image."""
+"""W&B-style media objects for run.log(): Histogram and Image.
+
+Bad data never raises here: an Image of a wrong shape or a missing file, a Histogram of no
+finite values, keeps the reason, and run.log() warns once for the key and skips the value,
+as for every other bad value. Misuse (both or neither of sequence= and np_histogram=) raises.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +29,20 @@ class Histogram:
     ) -> None:
         if (sequence is None) == (np_histogram is None):
             raise UsageError("Histogram needs exactly one of sequence= or np_histogram=")
+        self.error: str | None = None
+        self.histogram: list[float] = []
+        self.bins: list[float] = []
+        self._stats = (0.0, 0.0, 0.0, 0.0, 0.0)
+        try:
+            self._build(sequence, np_histogram, num_bins)
+        except (BadValue, UsageError, TypeError, ValueError) as exc:
+            self.error = f"a bad Histogram: {exc}"
+
+    def _build(self, sequence: Any, np_histogram: tuple[Any, Any] | None, num_bins: int) -> None:
         if np_histogram is not None:
             counts, edges = (np.asarray(a, dtype=np.float64) for a in np_histogram)
             if edges.size != counts.size + 1:
-                raise UsageError("np_histogram must be (counts, bin_edges) with one more edge")
+                raise BadValue("np_histogram must be (counts, bin_edges) with one more edge")
             centers = (edges[:-1] + edges[1:]) / 2
             total = float(counts.sum())
             self._stats = (
@@ -41,7 +56,7 @@ class Histogram:
             values = to_numpy(sequence, "Histogram values").astype(np.float64).reshape(-1)
             values = values[np.isfinite(values)]
             if values.size == 0:
-                raise UsageError("Histogram needs at least one finite value")
+                raise BadValue("Histogram needs at least one finite value")
             counts, edges = np.histogram(values, bins=num_bins)
             counts = counts.astype(np.float64)
             self._stats = (
@@ -55,6 +70,8 @@ class Histogram:
         self.bins = edges.tolist()
 
     def payload(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise BadValue(self.error)
         lo, hi, num, total, squares = self._stats
         return {
             "min": lo,
@@ -75,19 +92,42 @@ class Image:
         self, data_or_path: Any, mode: str | None = None, caption: str | None = None
     ) -> None:
         self.caption = caption
+        self.error: str | None = None
         self._png: bytes | None = None
         self._hwc: np.ndarray | None = None
-        if isinstance(data_or_path, str | os.PathLike):
-            self._png = Path(data_or_path).read_bytes()
-            png_size(self._png)  # raises for anything that is not a PNG
-        elif hasattr(data_or_path, "canvas"):
-            from localtrack._writer.figures import figure_to_hwc
+        try:
+            if isinstance(data_or_path, str | os.PathLike):
+                self._png = Path(data_or_path).read_bytes()
+                png_size(self._png)  # raises for anything that is not a PNG
+            elif hasattr(data_or_path, "canvas"):
+                from localtrack._writer.figures import figure_to_hwc
 
-            self._hwc = figure_to_hwc(data_or_path, close=False)
+                self._hwc = figure_to_hwc(data_or_path, close=False)
+            else:
+                self._hwc = _hwc_of(data_or_path)
+        except (BadValue, OSError, TypeError, ValueError) as exc:
+            self.error = f"a bad Image: {exc}"
+
+    def describe(self) -> dict[str, Any]:
+        """The summary's short description of the image (W&B's "image-file" entry)."""
+        if self.error is not None:
+            return {"_type": "image-file", "error": self.error[:200]}
+        if self._png is not None:
+            w, h, _ = png_size(self._png)
         else:
-            self._hwc = _hwc_of(data_or_path)
+            assert self._hwc is not None
+            h, w = self._hwc.shape[:2]
+        return {
+            "_type": "image-file",
+            "format": "png",
+            "width": int(w),
+            "height": int(h),
+            "caption": self.caption,
+        }
 
     def payload(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise BadValue(self.error)
         if self._png is not None:
             w, h, c = png_size(self._png)
             return {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -220,23 +221,33 @@ def _vz(n: int) -> bytes:
 
 
 def encode(stream: str, table: pa.Table) -> bytes:
-    """The Parquet file of `table`, whose schema is the stream's.
+    """The Parquet file of `table`, whose schema is the stream's."""
+    layout = _layout(stream)
+    n = table.num_rows
+    pages = []
+    for (field, dtype, _), column in zip(layout.columns, table.columns, strict=True):
+        arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        valid = _validity(arr)
+        page = _plain(arr, dtype, valid)
+        pages.append(_def_levels(valid, n) + page if field.nullable else page)
+    return _assemble(layout, pages, n)
+
+
+def _layout(stream: str) -> _Layout:
+    return _layouts.get(stream) or _layouts.setdefault(stream, _Layout(stream))
+
+
+def _assemble(layout: _Layout, pages: list[bytes], n: int) -> bytes:
+    """The file around one data page per column (definition levels already in the pages).
 
     Thrift structs that change per file are spelled out as bytes (field header bytes are
     (field id delta << 4) | type), the rest is built once per stream by _Layout."""
-    layout = _layouts.get(stream) or _layouts.setdefault(stream, _Layout(stream))
-    n = table.num_rows
     vn = _vz(n)
     data_header = b"\x15" + vn + b"\x15\x00\x15\x06\x15\x06\x00"  # n, PLAIN, RLE, RLE
     body = [b"PAR1"]
     pos = 4
     chunks = []
-    for (field, dtype, meta_head), column in zip(layout.columns, table.columns, strict=True):
-        arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        valid = _validity(arr)
-        page = _plain(arr, dtype, valid)
-        if field.nullable:
-            page = _def_levels(valid, n) + page
+    for (_, _, meta_head), page in zip(layout.columns, pages, strict=True):
         vlen = _vz(len(page))
         header = b"\x15\x00\x15" + vlen + b"\x15" + vlen + b"\x2c" + data_header + b"\x00"
         size = len(header) + len(page)
@@ -251,18 +262,78 @@ def encode(stream: str, table: pa.Table) -> bytes:
     return b"".join(body)
 
 
+_TAGS: dict[str, bytes] = {}
+"""PLAIN bytes (length prefix and UTF-8) of tags seen, for scalars_file()."""
+_MAX_TAGS = 65536
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return _U32.pack(len(data)) + data
+
+
+def scalars_file(
+    flat: list[Any], run_id: str, writer: str, seq: int, rank: int, host: str, pid: int
+) -> bytes | None:
+    """The `scalars` file of a small flat add_scalar buffer (tag, value, step, time rows),
+    built from the Python values without Arrow; None when a row needs the vetting path of
+    sealing.py (a device tensor, a step of None, a tag that is not a string, a bad time)."""
+    tags, values, steps = flat[0::4], flat[1::4], flat[2::4]
+    n = len(tags)
+    try:
+        if not all(type(v) is float or type(v) is int for v in values):
+            return None
+        if not all(type(s) is int for s in steps):
+            return None
+        seconds = np.array(flat[3::4], dtype=np.float64)
+        if not ((seconds >= 0) & (seconds < 9.2e12)).all():
+            return None
+        tag_page = b"".join([_TAGS.get(t) or _tag(t) for t in tags])
+        value_page = np.array(values, dtype="<f8").tobytes()
+        step_page = np.array(steps, dtype="<i8").tobytes()
+    except (TypeError, ValueError, OverflowError, UnicodeError):
+        return None
+    ones = _def_levels(None, n)
+    pages = [
+        _string(run_id) * n,
+        tag_page,
+        step_page,
+        (seconds * 1e6).astype("<i8").tobytes(),
+        ones + value_page,
+        _string(writer) * n,
+        struct.pack("<q", seq) * n,
+        ones + struct.pack("<i", rank) * n,
+        ones + _string(host) * n,
+        ones + struct.pack("<q", pid) * n,
+    ]
+    return _assemble(_layout("scalars"), pages, n)
+
+
+def _tag(tag: Any) -> bytes:
+    if type(tag) is not str or not tag:
+        raise TypeError("a tag that is not a non-empty string")
+    data = _string(tag)
+    if len(_TAGS) < _MAX_TAGS:
+        _TAGS[tag] = data
+    return data
+
+
 def _list_of_one_struct(body: bytes) -> bytes:
     """Field 4 (after field 3) of FileMetaData: a list holding one struct."""
     return b"\x19\x1c" + body
 
 
 def publish_quick(
-    run_dir: Path, stream: str, name: SegmentName, table: pa.Table, spares: SpareFiles
+    run_dir: Path,
+    stream: str,
+    name: SegmentName,
+    table: pa.Table | bytes,
+    spares: SpareFiles,
 ) -> Path:
-    """Publish `table` as segment `name`: written into a spare file, renamed into place; no
-    fsync (see segments.sync_published)."""
+    """Publish `table` (or a file scalars_file() built) as segment `name`: written into a
+    spare file, renamed into place; no fsync (see segments.sync_published)."""
     final = segment_path(run_dir, stream, name)
-    data = encode(stream, table)
+    data = table if isinstance(table, bytes) else encode(stream, table)
     spare = spares.take(final.parent)
     if spare is None:
         tmp = final.with_name(f".{final.name}.tmp")

@@ -2,14 +2,18 @@
 
 run.log(dict) of plain numbers appends them to columns (localtrack._writer.blocks); other
 values cost one tuple per value (nested dicts flatten with '/'); arrays,
-Histogram and Image objects become histograms and images, strings become texts. Steps
-follow W&B: without step= each committed log() advances the run's step by one.
+Histogram and Image objects become histograms and images, Tables become `tables` rows,
+strings become texts. Steps follow W&B: log() without step= logs at the run's step and,
+committed (the default), advances it by one; log(step=N) moves the run to step N without
+committing (a later log() at that step adds to it); a step lower than the run's is dropped
+with one warning. W&B's other calls (define_metric, save, alert, …) live here too;
+init() is in localtrack._writer.wandb_init.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from localtrack._errors import ClosedError, RunNotFoundError, UsageError
-from localtrack._store.layout import MARKER_NAME, runs_root, safe_component
-from localtrack._store.marker import make_marker, new_run_id, read_marker
+from localtrack._errors import ClosedError, UsageError
 from localtrack._store.segments import read_stream
-from localtrack._writer.config import Config, Summary, flatten, to_json
+from localtrack._writer.config import Config, flatten, to_json
 from localtrack._writer.core import RunWriter
 from localtrack._writer.histograms import histogram_payload
 from localtrack._writer.media import Histogram, Image
+from localtrack._writer.run_summary import RunSummary, check_summary
+from localtrack._writer.tables import Table
 from localtrack._writer.values import (
     BadValue,
     capture_scalar,
@@ -41,12 +45,33 @@ _STEP_MAX = 2**63 - 1
 _RESUME = (None, False, True, "allow", "must", "never", "auto")
 
 
+class _Config(Config):
+    """run.config; init(allow_val_change=True) lets every later write change a value."""
+
+    allow_changes = False
+
+    def __setitem__(self, key: str, value: Any, allow_val_change: bool = False) -> None:
+        super().__setitem__(key, value, allow_val_change or self.allow_changes)
+
+
 class Run:
     """One W&B-style run; create it with localtrack.init()."""
 
-    def __init__(self, core: RunWriter, project: str, resumed: bool) -> None:
+    def __init__(
+        self, core: RunWriter, project: str, resumed: bool, fields: dict[str, Any] | None = None
+    ) -> None:
+        fields = fields or {}
         self._core = core
         self.project = project
+        self.entity: str | None = fields.get("entity")
+        self._tags: tuple[str, ...] = tuple(fields.get("tags") or ())
+        self._notes: str | None = fields.get("notes")
+        self.group: str | None = fields.get("group")
+        self.job_type: str | None = fields.get("job_type")
+        self.url: str | None = None  # nothing is online
+        self.mode = "offline"
+        self.disabled = False
+        self._saved_globs: list[tuple[str, str | None]] = []
         self.id = core.run_id
         self.name = core.marker["name"]
         self.dir = str(core.run_dir)
@@ -58,11 +83,12 @@ class Run:
         self._closed = False
         self._step = 0
         self._hooks: list[Any] = []
-        self.config = Config(self._persist("config"), _saved(core.run_dir, "config"))
-        self.summary = Summary(self._persist("summary"))
+        self.config = _Config(self._persist("config"), _saved(core.run_dir, "config"))
+        self.summary = RunSummary(self._persist("summary"))
         self._observe = self.summary.observe  # bound once: log() calls it every step
         if resumed:
             self._step = _next_step(core.run_dir)
+        core.before_close.append(self._before_close)  # finish(), atexit or SIGTERM
 
     def _persist(self, stream: str) -> Any:
         def persist(key: str, value: Any) -> None:
@@ -75,6 +101,32 @@ class Run:
     def step(self) -> int:
         return self._step
 
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, tags: tuple[str, ...] | list[str]) -> None:
+        self._tags = tuple(str(t) for t in tags)
+        self._update_event({"tags": list(self._tags)})
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, notes: str | None) -> None:
+        self._notes = notes
+        self._update_event({"notes": notes})
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity or 'local'}/{self.project}/{self.id}"
+
+    def _update_event(self, payload: dict[str, Any]) -> None:
+        self._check_open()
+        self._core.record("events", {"kind": "update", "payload": json.dumps(payload)})
+
     def _check_open(self) -> None:
         if self._closed:
             raise ClosedError(
@@ -84,15 +136,25 @@ class Run:
     # ---- log: the hot path -------------------------------------------------------------
 
     def log(
-        self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = True
+        self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
     ) -> None:
-        """Log a dict of values at `step` (default: the run's current step)."""
+        """Log a dict of values at `step` (default: the run's current step).
+
+        As W&B: commit defaults to True without step= and to False with it; a committed
+        log moves the run to the next step."""
         if self._closed:
             self._check_open()
         if step is None:
             step = self._step
-        elif type(step) is not int or step < self._step or step > _STEP_MAX:
-            step = self._vet_step(step)
+            if commit is None:
+                commit = True
+        else:
+            if type(step) is not int or step < self._step or step > _STEP_MAX:
+                vetted = self._vet_step(step)
+                if vetted is None:
+                    return
+                step = vetted
+            self._step = step
         now = _now()
         values = data.values()
         if _PLAIN.issuperset(map(type, values)):  # only plain numbers: the columnar fast path
@@ -129,12 +191,11 @@ class Run:
             self._core.scalar_pressure(rows)
 
     def _advance(self, step: int, commit: bool | None) -> None:
-        if commit or commit is None:
+        if commit:
             self._step = step + 1
-        elif step > self._step:
-            self._step = step
 
-    def _vet_step(self, step: Any) -> int:
+    def _vet_step(self, step: Any) -> int | None:
+        """The step to log at, or None to drop the call (a step lower than the run's)."""
         try:
             good = capture_step(step)
         except BadValue as exc:
@@ -144,9 +205,13 @@ class Run:
             self._core.warn(
                 "step",
                 "monotonic",
-                f"step {good} is lower than the run's current step {self._step}; the values "
-                "are kept at the step you gave (W&B would drop them)",
+                f"step {good} is lower than the run's current step {self._step}: W&B drops "
+                "such a log() call and so does localtrack (dropped, and every later call "
+                f"with a lower step, warned once); log with step >= {self._step}, or "
+                "without step=",
+                stacklevel=4,
             )
+            return None
         return good
 
     def _log_other(self, key: str, value: Any, step: int, now: float) -> None:
@@ -177,9 +242,16 @@ class Run:
         if isinstance(value, Histogram):
             return "histograms", value.payload()
         if isinstance(value, Image):
+            if value.error is not None:
+                raise BadValue(value.error)
             return "images", value.payload
         if isinstance(value, list | tuple) and value and all(isinstance(v, Image) for v in value):
+            bad = next((v.error for v in value if v.error is not None), None)
+            if bad is not None:
+                raise BadValue(bad)
             return "images", [v.payload for v in value]
+        if isinstance(value, Table):
+            return "tables", value.payload()
         if isinstance(value, str):
             return "texts", {"text": value}
         if value is None:
@@ -223,17 +295,86 @@ class Run:
         row = (tag, self._step, _now(), lambda: histogram_payload(to_numpy(snap, "a tensor"), 64))
         self._core.put("histograms", row, nbytes(snap))
 
+    # ---- W&B's other calls ------------------------------------------------------------
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> dict[str, Any]:
+        """Say how a metric (or a glob like "val/*") is summarised and charted, as W&B does:
+        summary="min,max,mean,first,last,best,none" (best needs goal=), step_metric= the key
+        to chart it against. Recorded as a `metric` event; the summary follows it."""
+        self._check_open()
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"define_metric needs a metric name, got {name!r}")
+        kinds = check_summary(summary, goal)
+        definition = {
+            "name": name,
+            "step_metric": step_metric,
+            "step_sync": step_sync,
+            "hidden": hidden,
+            "summary": list(kinds),
+            "goal": goal,
+        }
+        self._core.record("events", {"kind": "metric", "payload": json.dumps(definition)})
+        self.summary.define(name, kinds, goal)
+        self._observe = self.summary.observe
+        return definition
+
+    def save(self, glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
+        """Copy files into the run's files/ folder, now ("now", "live") and at finish
+        ("live", "end"); returns the paths of the copies made now."""
+        from localtrack._writer.wandb_extras import save_files
+
+        self._check_open()
+        if policy not in ("live", "now", "end"):
+            raise UsageError(f"policy must be 'live', 'now' or 'end', got {policy!r}")
+        if policy != "now":
+            self._saved_globs.append((glob_str, base_path))
+        if policy == "end":
+            return []
+        saved = save_files(self._core.run_dir, glob_str, base_path)
+        self._core.record("events", {"kind": "save", "payload": json.dumps({"files": saved})})
+        return saved
+
+    def alert(
+        self, title: str, text: str, level: str | None = None, wait_duration: Any = None
+    ) -> None:
+        """Record an alert (an `alert` event) and print it on stderr; nothing is sent."""
+        self._check_open()
+        level = str(getattr(level, "value", level) or "INFO").upper()
+        payload = {"title": str(title), "text": str(text), "level": level}
+        self._core.record("events", {"kind": "alert", "payload": json.dumps(payload)})
+        print(f"localtrack alert [{level}] {title}: {text}", file=sys.stderr)
+
     # ---- end -----------------------------------------------------------------------------
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Seal everything, write the summary, mark the run finished (failed if exit_code != 0)."""
         if self._closed:
             return
+        status = "finished" if not exit_code else "failed"
+        self._core.close(status=status, exit_code=exit_code)  # runs _before_close first
+        self._before_close()
+
+    def _before_close(self) -> None:
+        """What ending the run writes first, however it ends: the summary, saved files."""
+        if self._closed:
+            return
         self.unwatch()
         self.summary.persist_auto()
+        if self._saved_globs:
+            from localtrack._writer.wandb_extras import save_files
+
+            for glob_str, base_path in self._saved_globs:
+                save_files(self._core.run_dir, glob_str, base_path)
         self._closed = True
-        status = "finished" if not exit_code else "failed"
-        self._core.close(status=status, exit_code=exit_code)
         _forget(self)
 
     def close(self, status: str = "finished", exit_code: int | None = None) -> None:
@@ -274,6 +415,7 @@ _current: Run | None = None
 
 
 def current() -> Run | None:
+    """The run localtrack.log() and friends act on (a disabled run counts)."""
     return _current
 
 
@@ -283,65 +425,11 @@ def _forget(run: Run) -> None:
         _current = None
 
 
-def init(
-    project: str | None = None,
-    name: str | None = None,
-    config: Mapping[str, Any] | Any = None,
-    dir: str | os.PathLike[str] | None = None,
-    tags: list[str] | tuple[str, ...] | None = None,
-    notes: str | None = None,
-    group: str | None = None,
-    job_type: str | None = None,
-    resume: bool | str | None = None,
-    id: str | None = None,
-    *,
-    flush_secs: float = 0.5,
-    on_full: str = "block",
-) -> Run:
-    """Start (or with resume=, continue) a run under <dir or $LOCALTRACK_DIR or ./runs>/<project>/<id>."""
+def _set_current(run: Run | None) -> None:
     global _current
-    if resume not in _RESUME:
-        raise UsageError(f"resume must be one of {_RESUME}, got {resume!r}")
-    if _current is not None:
-        _current.finish()
-    project = safe_component(
-        project or os.environ.get("WANDB_PROJECT") or "uncategorized", "project"
-    )
-    project_dir = runs_root(dir) / project
-    run_id = safe_component(id, "run id") if id is not None else _resume_id(project_dir, resume)
-    run_dir = project_dir / run_id
-    exists = (run_dir / MARKER_NAME).exists()
-    if resume == "must" and not exists:
-        raise RunNotFoundError(f"resume='must' but there is no run {run_id!r} in {project_dir}")
-    if resume == "never" and exists:
-        raise UsageError(
-            f"run {run_id!r} exists in {project_dir}; pass resume='allow' to continue it"
-        )
-    if exists and not resume and id is not None:
-        resume = "allow"
-    payload = {
-        "tags": list(tags or []),
-        "notes": notes,
-        "group": group,
-        "job_type": job_type,
-        "resume": bool(exists and resume),
-    }
-    marker = make_marker(run_id, project, name or f"run-{run_id}", "wandb")
-    core = RunWriter(run_dir, marker, flush_secs=flush_secs, on_full=on_full, start_payload=payload)
-    run = Run(core, project, resumed=bool(exists and resume))
-    if config is not None:
-        run.config.update(
-            config if isinstance(config, Mapping) else vars(config), allow_val_change=run.resumed
-        )
     _current = run
-    return run
 
 
-def _resume_id(project_dir: Path, resume: bool | str | None) -> str:
-    if resume in (True, "allow", "must", "auto"):
-        markers = sorted(
-            project_dir.glob(f"*/{MARKER_NAME}"), key=lambda p: read_marker(p.parent)["created_at"]
-        )
-        if markers:
-            return markers[-1].parent.name
-    return new_run_id()
+from localtrack._writer.wandb_init import init  # noqa: E402  (it builds Runs)
+
+__all__ = ["Run", "current", "init"]

@@ -32,7 +32,8 @@ def test_every_view_exists_and_is_empty_on_a_fresh_store(tmp_path: Path, exists:
 @pytest.mark.parametrize("stream", sorted(set(STREAMS) - {"config", "summary"}))
 def test_stream_view_has_the_format_columns(tmp_path: Path, stream: str) -> None:
     con = connect(tmp_path)
-    columns = [row[0] for row in con.sql(f"DESCRIBE {stream}").fetchall()]
+    # DESCRIBE SELECT: a bare `DESCRIBE tables` is DuckDB's SHOW TABLES
+    columns = [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {stream}").fetchall()]
     assert columns == STREAMS[stream].names
 
 

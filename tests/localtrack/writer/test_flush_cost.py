@@ -168,3 +168,25 @@ def test_sealer_syncs_what_flush_left_unsynced(tmp_path):
     assert w._core._unsynced == []
     w.close()
     assert os.listdir(tmp_path / "r" / "scalars")
+
+
+def test_scalars_built_straight_from_python_match_the_arrow_path():
+    from localtrack._writer.identity import WriterIdentity
+    from localtrack._writer.quick_parquet import scalars_file
+    from localtrack._writer.sealing import seal_scalars
+    from localtrack._writer.values import WarnOnce
+
+    ident = WriterIdentity.here()
+    flat = []
+    for i in range(70):
+        flat.extend(
+            (["loss", "ü/acc", "x" * 80][i % 3], [0.5, 3, -1e300][i % 3], i - 5, 1.7e9 + i / 7)
+        )
+    want = seal_scalars(flat, "run1", ident, 4, WarnOnce())
+    data = scalars_file(flat, "run1", ident.writer, 4, ident.rank, ident.host, ident.pid)
+    assert data is not None
+    assert pq.read_table(pa.BufferReader(data)).replace_schema_metadata(None).equals(want)
+    for bad in (None, float("nan")):  # a step of None, a time that is not a time: Arrow path
+        rows = ["x", 1.0, 0 if bad is not None else None, bad if bad is not None else 1.0]
+        assert scalars_file(rows, "r", "w", 0, 0, "h", 1) is None
+    assert scalars_file(["", 1.0, 0, 1.0], "r", "w", 0, 0, "h", 1) is None

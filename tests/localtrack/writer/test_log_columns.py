@@ -40,9 +40,9 @@ def test_changing_and_reordered_keys_keep_each_value_with_its_key(tmp_path):
 def test_threads_logging_to_one_run_lose_and_mix_nothing(tmp_path):
     run = localtrack.init(project="p", dir=tmp_path)
 
-    def worker(t: int) -> None:
+    def worker(t: int) -> None:  # no step=: W&B drops a step lower than the run's
         for i in range(2000):
-            run.log({f"t{t}/x": float(i), f"t{t}/y": float(-i)}, step=i)
+            run.log({f"t{t}/x": float(i), f"t{t}/y": float(-i)})
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
     for th in threads:
@@ -52,7 +52,11 @@ def test_threads_logging_to_one_run_lose_and_mix_nothing(tmp_path):
     run.finish()
     got = scalars(run)
     assert len(got) == 4 * 2000 * 2
-    assert all(v == (s if tag.endswith("x") else -s) for tag, s, v in got)
+    for t in range(4):
+        xs = {s: v for tag, s, v in got if tag == f"t{t}/x"}
+        ys = {s: v for tag, s, v in got if tag == f"t{t}/y"}
+        assert sorted(xs.values()) == [float(i) for i in range(2000)]
+        assert xs.keys() == ys.keys() and all(ys[s] == -xs[s] for s in xs)
 
 
 def test_ints_bools_and_numbers_too_big_for_a_double(tmp_path):

@@ -53,10 +53,10 @@ def test_steps_follow_wandb(tmp_path):
     run.log({"b": 2.0}, commit=False)  # step 1, not committed
     run.log({"c": 3.0})  # still step 1
     run.log({"d": 4.0}, step=10)
-    run.log({"e": 5.0})  # step 11
+    run.log({"e": 5.0})  # still step 10: log(step=N) does not commit (W&B)
     run.finish()
     got = {r["tag"]: r["step"] for r in stream(run, "scalars")}
-    assert got == {"a": 0, "b": 1, "c": 1, "d": 10, "e": 11}
+    assert got == {"a": 0, "b": 1, "c": 1, "d": 10, "e": 10}
 
 
 def test_nested_dicts_media_arrays_and_text(tmp_path):
