@@ -7,8 +7,13 @@ a run (NTP stepped the writer's clock back) are stored as logged and reach MLflo
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from localtrack_daemon.cli import main as cli
@@ -21,6 +26,21 @@ from localtrack._store.marker import read_marker
 from localtrack._store.segments import read_stream
 
 pytestmark = pytest.mark.mlflow
+FAKETIME = shutil.which("faketime")
+LOCALTRACK = str(Path(sys.executable).with_name("localtrack"))
+
+TRAIN = """
+import os, sys, time
+import localtrack
+w = localtrack.SummaryWriter(sys.argv[1], flush_secs=0.2)
+for step in range(200):
+    w.add_scalar("loss", 1.0 / (step + 1), step)
+w.flush()
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+w.close()
+"""
 
 
 def sync_once(root, server) -> int:
@@ -72,3 +92,33 @@ def test_wall_times_that_go_backwards_are_stored_and_synced_as_logged(tmp_path, 
     history = {m.step: m.timestamp for m in client.get_metric_history(rid, "loss")}
     assert history == {s: by_step[s] // 1000 for s in range(len(times))}
     assert [history[s] for s in range(len(times))] == [int(t * 1000) for t in times]
+
+
+@pytest.mark.skipif(FAKETIME is None or this_process() is None, reason="needs faketime, /proc")
+@pytest.mark.parametrize("shift", ["+1d", "-1d"])
+def test_a_daemon_whose_clock_jumped_keeps_a_live_training_running(tmp_path, mlflow_server, shift):
+    root = tmp_path / "runs"
+    run_dir, ready, stop = root / "train", tmp_path / "ready", tmp_path / "stop"
+    child = subprocess.Popen([sys.executable, "-c", TRAIN, str(run_dir), str(ready), str(stop)])
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        jumped = [str(FAKETIME), "-f", shift]  # the wall clock (and its monotonic one) moved
+        args = ["--root", str(root)]
+        query = [LOCALTRACK, *args, "sql", "SELECT status FROM runs", "--json"]
+        out = subprocess.run([*jumped, *query], capture_output=True, text=True, check=True)
+        assert json.loads(out.stdout) == [{"status": "running"}]
+        sync = [LOCALTRACK, "sync", "--once", *args, "--uri", mlflow_server.url, "--grace", "0"]
+        done = subprocess.run([*jumped, *sync], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        client = MlflowClient(mlflow_server.url)
+        (got,) = mlflow_runs(client, read_marker(run_dir)["run_id"])
+        assert got.info.status == "RUNNING"  # not KILLED: the training process runs
+    finally:
+        stop.touch()
+        assert child.wait(timeout=120) == 0
+    assert subprocess.run(sync, capture_output=True, check=False).returncode == 0
+    assert client.get_run(got.info.run_id).info.status == "FINISHED"
+    assert_synced(client, run_dir, read_marker(run_dir)["run_id"])
