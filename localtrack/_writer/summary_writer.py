@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from localtrack._writer.core import RunWriter
 from localtrack._writer.file_writer import FileWriterAccess
 from localtrack._writer.histograms import histogram_payload, pr_curve_payload
 from localtrack._writer.images import check_dataformats, image_payload, to_hwc
+from localtrack._writer.tb_extras import TensorBoardExtras
 from localtrack._writer.tensors import (
     audio_payload,
     embedding_payload,
@@ -68,8 +70,10 @@ def default_log_dir(comment: str = "") -> str:
     return os.path.join(root, f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter(FileWriterAccess):
-    """Writes a run's scalars, histograms, images… to the local store, TensorBoard style."""
+class SummaryWriter(TensorBoardExtras, FileWriterAccess):
+    """Writes a run's scalars, histograms, images… to the local store, TensorBoard style.
+
+    add_tensor, add_pr_curve_raw, add_onnx_graph and add_image_with_boxes: tb_extras.py."""
 
     def __init__(
         self,
@@ -293,9 +297,6 @@ class SummaryWriter(FileWriterAccess):
 
         self._put("images", tag, step, walltime, make, img)
 
-    def add_image_with_boxes(self, *args: Any, **kwargs: Any) -> None:
-        raise UsageError("add_image_with_boxes is not supported; draw the boxes and use add_image")
-
     def add_figure(
         self,
         tag: str,
@@ -488,12 +489,18 @@ class SummaryWriter(FileWriterAccess):
             self._core.flush()
 
     def close(self) -> None:
-        """Flush and stop; later logging raises ClosedError. Calling twice is fine."""
+        """Flush and stop; later logging raises ClosedError. Calling twice is fine.
+
+        Called while an exception propagates (a framework's `finally:` or `except:` block
+        after training raised), it records the run as failed, as __exit__ does."""
         if self._closed:
             return
         self._closed = True
         self._scalars = _ClosedRows(f"SummaryWriter({self.log_dir!r})")
-        self._core.close()
+        if _failing():
+            self._core.close(status="failed", exit_code=1)
+        else:
+            self._core.close()
 
     def __enter__(self) -> SummaryWriter:
         return self
@@ -505,6 +512,12 @@ class SummaryWriter(FileWriterAccess):
             self._closed = True
             self._scalars = _ClosedRows(f"SummaryWriter({self.log_dir!r})")
             self._core.close(status="failed", exit_code=1)
+
+
+def _failing() -> bool:
+    """Whether an exception other than KeyboardInterrupt/SystemExit is being handled."""
+    kind = sys.exc_info()[0]
+    return kind is not None and not issubclass(kind, KeyboardInterrupt | SystemExit)
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
