@@ -23,6 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .system_names import PREFIX as SYSTEM_PREFIX
+from .system_names import mlflow_system_name
+
 MAX_KEY_CHARS = 250
 MAX_PARAM_VALUE_CHARS = 6000
 MAX_TAG_VALUE_CHARS = 8000
@@ -55,7 +58,10 @@ def mlflow_key(key: str) -> str:
     Mapping: every rejected character becomes `_`; empty, `.` and `..` path components become
     `_`; the result is cut to fit and suffixed with `_` + the first 8 hex digits of the SHA-1 of
     the original key, so two different local keys never map to the same MLflow key.
+    System metrics (`system/…`) first get MLflow's own names (system_names.py).
     """
+    if key.startswith(SYSTEM_PREFIX):
+        key = mlflow_system_name(key)
     if key_is_accepted(key):
         return key
     cleaned = _REJECTED_CHAR.sub("_", key)
