@@ -50,9 +50,28 @@ def relative_path(path: str | None, root: str) -> str | None:
         return path
 
 
-def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> dict[str, Any]:
-    """What every request of a snapshot shares: per-tag tails, the runs answer, run states."""
-    per_tag = run_tags(con, listing)
+TAILS_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string()),
+        pa.field("tag", pa.string()),
+        pa.field("points", pa.int64()),
+        pa.field("last_step", pa.int64()),
+        pa.field("last_value", pa.float64()),
+        pa.field("last_time", pa.timestamp("us")),
+        pa.field("min", pa.float64()),
+        pa.field("max", pa.float64()),
+    ]
+)
+"""The columns of run_tags, for a first snapshot made without them."""
+
+
+def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing, full: bool) -> dict[str, Any]:
+    """What every request of a snapshot shares: per-tag tails, the runs answer, run states.
+
+    Without `full` the per-tag tails are left out (`partial`), so the first snapshot of a big
+    store is up at once (its last steps are null); the next one, built right after, has them.
+    """
+    per_tag = run_tags(con, listing) if full else TAILS_SCHEMA.empty_table()
     con.register("per_tag", per_tag)
     try:
         rows = con.sql(RUNS_SQL).arrow().read_all().to_pylist()
@@ -67,6 +86,7 @@ def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> dict[str, 
         "states": {r["run_id"]: r["status"] for r in rows},
         "root": root,
         "purges": purge.connection_rules(con),
+        "partial": not full,
     }
 
 
@@ -123,8 +143,16 @@ def _scalars(per_tag: pa.Table, run: str) -> list[dict[str, Any]]:
     ]
 
 
+def scanned(table: pa.Table) -> list[dict[str, Any]]:
+    return [
+        {k: r[k] for k in ("tag", "points", "last_step", "last", "min", "max")}
+        for r in table.to_pylist()
+    ]
+
+
 def run_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str) -> Answer:
-    facts = gather(cur, run, scalars=False)
+    partial = snap.facts.get("partial", False)
+    facts = gather(cur, run, scalars=partial)
     rows = facts["run"].to_pylist()
     if not rows:
         raise NotFound(f"no run {run!r} in this store")
@@ -145,7 +173,9 @@ def run_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str) -> Answ
             "run": info,
             "config": _key_values(facts["config"]),
             "summary": _key_values(facts["summary"]),
-            "scalars": _scalars(snap.facts["per_tag"], run),
+            "scalars": scanned(facts["scalars"])
+            if partial
+            else _scalars(snap.facts["per_tag"], run),
             "streams": facts["streams"].to_pylist(),
         }
     )

@@ -57,9 +57,15 @@ def all_runs(snap: Snapshot) -> tuple[str, ...]:
     return tuple(r["run_id"] for r in snap.facts["runs"])
 
 
-def tags_answer(snap: Snapshot, query: dict[str, str]) -> Answer:
+TAGS_SQL = "SELECT run_id, tag, count(*) AS points FROM {} GROUP BY run_id, tag"
+
+
+def tags_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, query: dict[str, str]) -> Answer:
     runs = p.run_ids(query.get("runs"))
     per_tag: pa.Table = snap.facts["per_tag"]
+    if snap.facts.get("partial"):  # the first snapshot has no tails yet: count these runs'
+        scanned = all_runs(snap) if runs is None else runs
+        per_tag = cur.sql(TAGS_SQL.format(source_sql(snap, scanned))).arrow().read_all()
     if runs is not None:
         per_tag = per_tag.filter(pc.is_in(per_tag.column("run_id"), pa.array(runs, pa.string())))
     grouped = per_tag.group_by("tag").aggregate([("run_id", "list"), ("points", "sum")])
@@ -97,6 +103,8 @@ def finite_series(snap: Snapshot, tag: str, runs: tuple[str, ...]) -> list[bool]
     """Per run, whether its series of `tag` holds finite values only (from the per-tag tails:
     DuckDB's min and max see NaN as the greatest value)."""
     per_tag: pa.Table = snap.facts["per_tag"]
+    if snap.facts.get("partial"):
+        return [False] * len(runs)
     mine = per_tag.filter(pc.equal(per_tag.column("tag"), tag))
     clean = {}
     for row in mine.select(["run_id", "min", "max"]).to_pylist():

@@ -8,6 +8,7 @@ their views (runs.py, scalars.py, live.py, static_files.py); nothing here reads 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +28,7 @@ from localtrack._ui.static_files import StaticFile, StaticFiles, accepts_gzip, e
 Work = Callable[[Snapshot, duckdb.DuckDBPyConnection, dict[str, str]], Answer]
 
 QUERIES: dict[str, Work] = {
-    "/api/tags": lambda snap, _cur, q: tags_answer(snap, q),
+    "/api/tags": tags_answer,
     "/api/series": series_answer,
     "/api/run": lambda snap, cur, q: run_answer(snap, cur, params.run_id(q.get("id"))),
 }
@@ -52,6 +53,13 @@ class DashboardHTTPServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__((host, port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that closes a tab mid-answer is normal: no traceback for that."""
+        kind = sys.exc_info()[0]
+        if kind is not None and issubclass(kind, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self.connections_lock:

@@ -14,6 +14,7 @@ thread records, per run, the generation at which its scalar files last changed.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +36,16 @@ LIVE_REBUILD_SECS = 5.0
 MEMORY_LIMIT = "128MB"
 """DuckDB's memory limit on the snapshot connection: the server's memory stays flat."""
 
-Prepare = Callable[[duckdb.DuckDBPyConnection, StoreListing], dict[str, Any]]
+THREADS = max(1, min(os.cpu_count() or 1, 8))
+"""DuckDB's threads: every core up to 8 (a 10M-point series needs about 0.5 CPU-second;
+more threads mostly add per-thread memory)."""
+
+QUICK_FIRST = 200
+"""With more scalars files than this, the first snapshot is made without per-tag tails (a
+first scan of a big store takes seconds) and the full one follows at once."""
+
+Prepare = Callable[[duckdb.DuckDBPyConnection, StoreListing, bool], dict[str, Any]]
+"""Makes a snapshot's facts; with False only what is quick (the first snapshot: `partial`)."""
 
 
 def run_ids_by_dir(listing: StoreListing) -> dict[Path, str]:
@@ -181,6 +191,9 @@ class Snapshots:
                 self._listed += 1
                 self._cond.notify_all()
             took = time.monotonic() - started
+            current = self._current
+            if current is not None and current.facts.get("partial"):
+                continue  # the full snapshot follows the quick first one at once
             self._wake.wait(max(self.interval, 2 * took))
             self._wake.clear()
 
@@ -188,7 +201,8 @@ class Snapshots:
         now = time.time()
         stamps = store_stamps(self.root)
         current = self._current
-        due = self._forced or now >= self._recheck_at
+        partial = current is not None and current.facts.get("partial", False)
+        due = self._forced or partial or now >= self._recheck_at
         due = due or (
             self._live and current is not None and now - current.built_at > LIVE_REBUILD_SECS
         )
@@ -205,7 +219,7 @@ class Snapshots:
             stale = (
                 current is not None and self._live and now - current.built_at > LIVE_REBUILD_SECS
             )
-            if key == self._key and not stale:
+            if key == self._key and not stale and not partial:
                 self._stamps = stamps
                 return
             snap = self._build(listing, now)
@@ -218,8 +232,10 @@ class Snapshots:
         con, release = build_connection(listing)
         try:
             con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            con.execute(f"SET threads = {THREADS}")
             share_registered(con)
-            facts = self.prepare(con, listing)
+            quick = self._current is None and len(listing.files.get("scalars", ())) > QUICK_FIRST
+            facts = self.prepare(con, listing, not quick)
         except duckdb.Error as e:
             con.close()
             release()
@@ -245,8 +261,9 @@ class Snapshots:
                 self.changed_at[run] = g
         for run in set(self.changed_at) - set(keys):
             del self.changed_at[run]
-        if states != self._states:
-            self.runs_changed_at = g
+        previous = self._current
+        if states != self._states or (previous is not None and previous.facts.get("partial")):
+            self.runs_changed_at = g  # a status changed, or last steps arrived
         self._scalar_keys, self._states = keys, states
         with self._cond:
             old, self._current = self._current, snap
