@@ -8,6 +8,7 @@ exits 0, and `sync --status` says synced. A duplicate MLflow run made by hand co
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from localtrack_daemon.cli import main as cli
 from localtrack_daemon.converge import DUPLICATE_TAG
 from localtrack_daemon.remote import Remote, classify
 from localtrack_daemon.report import report_all
+from localtrack_daemon.state import load_state
 from localtrack_daemon.upload import RunUpload
 from mlflow import MlflowClient
 from sync_store import Store, assert_synced, local_points, mlflow_runs
@@ -203,3 +205,33 @@ def test_a_param_insert_race_is_settled_by_reading_the_params_back(
             and "another value" in upload.state.conflicts["lr"]
         )
     assert_synced(MlflowClient(mlflow_server.url), run.dir, run.run_id)
+
+
+def test_two_machines_without_a_shared_file_system_converge_to_one_run_each(
+    tmp_path, mlflow_server
+):
+    """Copies of one store synced at once (no lock is shared): whatever duplicates the race
+    makes converge, and a later pass on each copy points its state at the run kept."""
+    first = tmp_path / "node-a"
+    runs = store_of_runs(first, "no-shared-fs")
+    second = tmp_path / "node-b"
+    shutil.copytree(first, second)
+    procs = [
+        start_once(root, mlflow_server.url, tmp_path / f"{root.name}.err")
+        for root in (first, second)
+    ]
+    codes = [p.wait(timeout=300) for p in procs]
+    assert codes == [0, 0], [(tmp_path / f"{r}.err").read_text() for r in ("node-a", "node-b")]
+    client = MlflowClient(mlflow_server.url)
+    kept = {run.run_id: assert_synced(client, run.dir, run.run_id, view=1) for run in runs}
+    for root in (first, second):  # the next pass of each copy finds the kept run
+        assert cli(["sync", "--once", "--root", str(root), "--uri", mlflow_server.url]) == 0
+        for run in runs:
+            state = load_state(root / "no-shared-fs" / run.run_id, mlflow_server.url, run.run_id)
+            assert state.mlflow_run_id == kept[run.run_id]
+    for run in runs:
+        assert assert_synced(client, run.dir, run.run_id, view=1) == kept[run.run_id]
+        for gone in mlflow_runs(client, run.run_id):
+            if gone.info.run_id != kept[run.run_id]:
+                assert gone.info.lifecycle_stage == "deleted"
+                assert gone.data.tags[DUPLICATE_TAG] == kept[run.run_id]
