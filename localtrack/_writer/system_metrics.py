@@ -18,12 +18,19 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 PREFIX = "system/"
 DEFAULT_INTERVAL = 10.0
 _MB = 1e6
+_GPU_READINGS = (
+    "utilization_percent",
+    "memory.used_mb",
+    "memory.total_mb",
+    "temperature_c",
+    "power_w",
+    "power_limit_w",
+)
 
 
 def _import(name: str) -> Any:
@@ -90,42 +97,41 @@ class _Gpus:
         ]
         self._broken: set[str] = set()
 
-    def _try(self, what: str, read: Callable[[], float]) -> float | None:
+    def _raw(self, handle: Any, name: str) -> float:
+        nvml = self._nvml
+        if name == "utilization_percent":
+            return float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+        if name == "temperature_c":
+            return float(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
+        if name == "power_w":
+            return float(nvml.nvmlDeviceGetPowerUsage(handle)) / 1000  # milliwatts
+        if name == "power_limit_w":
+            return float(nvml.nvmlDeviceGetEnforcedPowerLimit(handle)) / 1000
+        info = nvml.nvmlDeviceGetMemoryInfo(handle)
+        return float(info.used if name == "memory.used_mb" else info.total) / _MB
+
+    def _try(self, i: int, handle: Any, name: str) -> float | None:
+        what = f"gpu.{i}.{name}"
         if what in self._broken:
             return None
         try:
-            return float(read())
-        except Exception:  # an NVML build without this reading: leave it out from now on
+            return self._raw(handle, name)
+        except Exception:  # an NVML build or GPU without this reading: left out from now on
             self._broken.add(what)
             return None
 
     def read(self) -> dict[str, float]:
-        nvml = self._nvml
         out: dict[str, float] = {}
-        for i, h in enumerate(self._handles):
-            key = f"gpu.{i}."
-            readings: dict[str, Callable[[], float]] = {
-                "utilization_percent": lambda h=h: nvml.nvmlDeviceGetUtilizationRates(h).gpu,
-                "temperature_c": lambda h=h: nvml.nvmlDeviceGetTemperature(
-                    h, nvml.NVML_TEMPERATURE_GPU
-                ),
-                "power_w": lambda h=h: nvml.nvmlDeviceGetPowerUsage(h) / 1000,
-            }
-            for name, read in readings.items():
-                value = self._try(key + name, read)
-                if value is not None:
-                    out[key + name] = value
-            memory = self._try(key + "memory", lambda h=h: nvml.nvmlDeviceGetMemoryInfo(h).total)
-            if memory:
-                info = nvml.nvmlDeviceGetMemoryInfo(h)
-                out[key + "memory.used_mb"] = info.used / _MB
-                out[key + "memory.total_mb"] = info.total / _MB
-                out[key + "memory.percent"] = 100.0 * info.used / info.total
-            limit = self._try(
-                key + "power_limit", lambda h=h: nvml.nvmlDeviceGetEnforcedPowerLimit(h)
-            )
-            if limit and key + "power_w" in out:
-                out[key + "power_percent"] = 100.0 * out[key + "power_w"] * 1000 / limit
+        for i, handle in enumerate(self._handles):
+            got = {name: self._try(i, handle, name) for name in _GPU_READINGS}
+            used, total = got.pop("memory.used_mb"), got.pop("memory.total_mb")
+            power, limit = got.get("power_w"), got.pop("power_limit_w")
+            if used is not None and total:
+                got.update({"memory.used_mb": used, "memory.total_mb": total})
+                got["memory.percent"] = 100.0 * used / total
+            if power is not None and limit:
+                got["power_percent"] = 100.0 * power / limit
+            out.update({f"gpu.{i}.{k}": v for k, v in got.items() if v is not None})
         return out
 
     def close(self) -> None:
