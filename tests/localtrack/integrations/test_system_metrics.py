@@ -159,6 +159,20 @@ def test_nothing_to_read_starts_no_thread(tmp_path, monkeypatch):
     writer.close()
 
 
+def test_init_starts_the_sampler_and_system_metrics_false_does_not(tmp_path):
+    run = localtrack.init(project="p", dir=tmp_path, system_metrics_interval=0.02)
+    run.log({"loss": 1.0}, step=500)
+    wait_for_samples(run._system_metrics, 2)
+    run.finish()
+    tags = {(r["tag"], r["step"]) for r in rows(run.dir)}
+    assert ("system/cpu.percent", 0) in tags and ("loss", 500) in tags
+    quiet = localtrack.init(project="p", dir=tmp_path, system_metrics=False)
+    quiet.log({"loss": 1.0})
+    quiet.finish()
+    assert quiet._system_metrics is None
+    assert {r["tag"] for r in rows(quiet.dir)} == {"loss"}
+
+
 def test_the_sampler_ends_when_its_writer_closes(tmp_path):
     writer = localtrack.SummaryWriter(tmp_path / "run")
     sampler = SystemMetrics(writer._core, interval=0.02, nvml=fake_nvml(1))
