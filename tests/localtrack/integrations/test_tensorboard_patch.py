@@ -179,13 +179,18 @@ def test_patch_and_unpatch_in_this_process(tmp_path):
 
         assert torch.utils.tensorboard.SummaryWriter is TensorBoardWriter
         assert tbx.SummaryWriter is TensorBoardWriter
-        run = localtrack.init(project="p", dir=tmp_path, sync_tensorboard=True)
-        # init(sync_tensorboard=True) patches again; a writer logs into its own log_dir
-        w = tbx.SummaryWriter(str(tmp_path / "tb"))
+        w = tbx.SummaryWriter(str(tmp_path / "tb"))  # patched alone: log_dir is the run
         w.add_scalar("x", 1.0, 0)
         w.close()
-        run.finish()
         assert tags_steps(tmp_path / "tb") == {("x", 0)}
+        run = localtrack.init(project="p", dir=tmp_path, sync_tensorboard=True)
+        # as W&B's sync_tensorboard: writers made while the run is open log into it
+        w = tbx.SummaryWriter(str(tmp_path / "tb2"))
+        w.add_scalar("y", 2.0, 5)
+        w.close()
+        run.finish()
+        assert tags_steps(run.dir) == {("y", 5)}
+        assert not (tmp_path / "tb2").exists()
     finally:
         unpatch_tensorboard()
     assert tbx.SummaryWriter is original
