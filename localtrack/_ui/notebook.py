@@ -50,6 +50,13 @@ def stop_all() -> None:
         handle.stop()
 
 
+def iframe_url(url: str) -> str:
+    """The dashboard's URL as the notebook page should frame it: through `localhost`, the
+    host Jupyter's own URL usually names, so the token cookie is same-site inside the frame
+    (browsers keep SameSite=Strict cookies from frames of another site)."""
+    return url.replace("http://127.0.0.1:", "http://localhost:", 1)
+
+
 def localtrack_magic(line: str) -> Any:
     """%localtrack --logdir DIR [--port N] [--height PX]: show the dashboard of DIR."""
     from IPython.display import IFrame, display
@@ -61,7 +68,7 @@ def localtrack_magic(line: str) -> Any:
             f"%localtrack: {e}; usage: %localtrack --logdir DIR [--port N] [--height PX]"
         ) from None
     handle = dashboard_for(args.logdir, args.port)
-    display(IFrame(handle.url, width="100%", height=args.height))
+    display(IFrame(iframe_url(handle.url), width="100%", height=args.height))
     return None
 
 

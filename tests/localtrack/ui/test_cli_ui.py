@@ -78,3 +78,13 @@ def open_and_warn(proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_import_localtrack_loads_no_server_code() -> None:
+    code = (
+        "import sys, localtrack\n"
+        "assert not any(m.startswith('localtrack._ui') for m in sys.modules), sorted(sys.modules)\n"
+        "assert 'http.server' not in sys.modules\n"
+        "assert callable(localtrack.ui.serve) and 'localtrack._ui.server' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

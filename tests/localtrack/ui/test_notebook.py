@@ -39,7 +39,7 @@ def test_magic_shows_the_dashboard_and_reuses_its_server(shell, tmp_path: Path) 
     with capture_output() as first:
         shell.run_line_magic("localtrack", f'--logdir "{tmp_path}"')
     url = iframe_src(first)
-    assert url.startswith("http://127.0.0.1:") and "token=" in url
+    assert url.startswith("http://localhost:") and "token=" in url
     s = requests.Session()
     assert s.get(url).status_code == 200
     runs = s.get(url.split("?")[0] + "api/runs").json()["runs"]
