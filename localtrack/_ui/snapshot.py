@@ -256,16 +256,16 @@ class Snapshots:
         keys = {run: frozenset(paths) for run, paths in scalar_files(listing).items()}
         states = dict(snap.facts.get("states", {}))
         g = snap.generation
-        for run, k in keys.items():
-            if self._scalar_keys.get(run) != k:
-                self.changed_at[run] = g
-        for run in set(self.changed_at) - set(keys):
-            del self.changed_at[run]
-        previous = self._current
-        if states != self._states or (previous is not None and previous.facts.get("partial")):
-            self.runs_changed_at = g  # a status changed, or last steps arrived
-        self._scalar_keys, self._states = keys, states
-        with self._cond:
+        with self._cond:  # live() reads these from request threads
+            for run, k in keys.items():
+                if self._scalar_keys.get(run) != k:
+                    self.changed_at[run] = g
+            for run in set(self.changed_at) - set(keys):
+                del self.changed_at[run]
+            previous = self._current
+            if states != self._states or (previous is not None and previous.facts.get("partial")):
+                self.runs_changed_at = g  # a status changed, or last steps arrived
+            self._scalar_keys, self._states = keys, states
             old, self._current = self._current, snap
             self.generation = g
             self.error = None
