@@ -97,6 +97,9 @@ class RunUpload:
         self.progress = progress
         self.lease = lease
         self.check_duplicates = check_duplicates
+        self.recheck_conflicts = check_duplicates
+        """Compare recorded param conflicts with the remote once (a race an older version
+        recorded as a conflict is then cleared)."""
         self.marker: Marker = read_marker(run_dir)
         self.state: SyncState = open_state(
             run_dir, self.remote.uri, self.marker["run_id"], log=self.log
@@ -230,6 +233,9 @@ class RunUpload:
         todo: list[tuple[str, str, str]] = []  # (mlflow key, value, digest)
         truncated = []
         params = local_params(self.run_dir)
+        if self.state.conflicts and self.recheck_conflicts:
+            self.settle_conflicts(params)
+        self.recheck_conflicts = False
         for key, raw in sorted(params.items()):
             mkey = encode.mlflow_key(key)
             value, cut = encode.truncate(raw, encode.MAX_PARAM_VALUE_CHARS)
@@ -293,6 +299,18 @@ class RunUpload:
         self.save()
         if missing:
             self.send_params(missing, race_ok=False)
+
+    def settle_conflicts(self, params: dict[str, str]) -> None:
+        """Drop the recorded conflicts of params the remote holds with the local value."""
+        held = self.remote.run_params(self.run_id)
+        for key, raw in params.items():
+            mkey = encode.mlflow_key(key)
+            value, _ = encode.truncate(raw, encode.MAX_PARAM_VALUE_CHARS)
+            if mkey in self.state.conflicts and held.get(mkey) == value:
+                del self.state.conflicts[mkey]
+                self.state.params[mkey] = digest(value)
+                self.log("param_conflict_cleared", run=self.marker["run_id"], key=mkey)
+        self.save()
 
     def conflict(self, key: str, why: str) -> None:
         message = f"param {key!r} cannot be uploaded: {why} (MLflow params never change)"

@@ -22,7 +22,7 @@ from localtrack_daemon.cli import main as cli
 from localtrack_daemon.converge import DUPLICATE_TAG
 from localtrack_daemon.remote import Remote, classify
 from localtrack_daemon.report import report_all
-from localtrack_daemon.state import load_state
+from localtrack_daemon.state import load_state, state_path
 from localtrack_daemon.upload import RunUpload
 from mlflow import MlflowClient
 from sync_store import Store, assert_synced, local_points, mlflow_runs
@@ -235,3 +235,23 @@ def test_two_machines_without_a_shared_file_system_converge_to_one_run_each(
             if gone.info.run_id != kept[run.run_id]:
                 assert gone.info.lifecycle_stage == "deleted"
                 assert gone.data.tags[DUPLICATE_TAG] == kept[run.run_id]
+
+
+def test_a_race_recorded_as_a_param_conflict_by_an_older_version_is_cleared(
+    tmp_path, mlflow_server, capsys
+):
+    root = tmp_path / "runs"
+    (run,) = store_of_runs(root, "old-race-conflict", n=1)
+    url = mlflow_server.url
+    assert cli(["sync", "--once", "--root", str(root), "--uri", url, "--grace", "0"]) == 0
+    path = state_path(run.dir, url)
+    state = json.loads(path.read_text())
+    del state["params"]["lr"]
+    state["conflicts"] = {"lr": "param 'lr' cannot be uploaded: the remote refused it: 400 "
+                          "BAD_REQUEST: (sqlite3.IntegrityError) UNIQUE constraint failed"}  # fmt: skip
+    path.write_text(json.dumps(state))
+    assert cli(["sync", "--once", "--root", str(root), "--uri", url, "--grace", "0"]) == 0
+    assert load_state(run.dir, url, run.run_id).conflicts == {}
+    capsys.readouterr()
+    assert cli(["sync", "--status", "--root", str(root), "--uri", url]) == 0
+    assert "  synced  " in capsys.readouterr().out
