@@ -373,7 +373,12 @@ class Run:
             from localtrack._writer.wandb_extras import save_files
 
             for glob_str, base_path in self._saved_globs:
-                save_files(self._core.run_dir, glob_str, base_path)
+                try:
+                    save_files(self._core.run_dir, glob_str, base_path)
+                except (OSError, UsageError) as exc:  # the run still ends
+                    print(
+                        f"localtrack: save({glob_str!r}) at finish failed: {exc}", file=sys.stderr
+                    )
         self._closed = True
         _forget(self)
 

@@ -85,7 +85,7 @@ def test_sync_tensorboard_is_recorded_and_patches_tensorboard(tmp_path, monkeypa
     monkeypatch.setattr(localtrack, "patch_tensorboard", lambda *a, **k: calls.append(a))
     run = localtrack.init(project="p", dir=tmp_path, sync_tensorboard=True)
     run.finish()
-    assert start_payload(run.dir)["sync_tensorboard"] is True and calls == [()]
+    assert start_payload(run.dir)["sync_tensorboard"] is True and calls == [(run,)]
 
 
 def test_disabled_mode_does_nothing(tmp_path, monkeypatch):
