@@ -33,7 +33,7 @@ def print_run(facts: dict[str, pa.Table], out: IO[str]) -> None:
     for key, value in info.items():
         if value not in (None, [], ""):
             print(f"{key:<11} {render.cell(value)}", file=out)
-    for key in ("git", "argv", "cwd", "python", "torch", "world_size"):
+    for key in ("entity", "git", "argv", "cwd", "python", "torch", "world_size"):
         if metadata.get(key) not in (None, [], ""):
             print(f"{key:<11} {render.cell(metadata[key])}", file=out)
     for title in ("config", "summary", "scalars", "streams"):

@@ -35,7 +35,7 @@ def start_payload(run_dir):
     return json.loads(start["payload"])
 
 
-def test_the_seed_first_line_and_every_init_keyword(tmp_path, monkeypatch):
+def test_the_seed_first_line_and_every_init_keyword(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     script = tmp_path / "train.py"
     script.write_text("print('training')\n")
@@ -70,6 +70,10 @@ def test_the_seed_first_line_and_every_init_keyword(tmp_path, monkeypatch):
         "SELECT metadata->>'entity' FROM runs WHERE run_id = 'seedrun1'", root=tmp_path
     ).fetchall()
     assert got == [("jinmang2",)]
+    from localtrack._cli.main import main
+
+    assert main(["--root", str(tmp_path), "show", "seedrun1"]) == 0
+    assert "entity      jinmang2" in capsys.readouterr().out
 
 
 def test_unknown_keywords_warn_and_bad_modes_raise(tmp_path):
