@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.abc
 import sys
 import threading
 
@@ -25,7 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(run=run)
 
 
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """Refuses `import pandas` in the dashboard's own process: DuckDB's `register` imports it
+    only to check an object's type (40 MB of memory), and nothing the server does needs it."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
 def run(args: argparse.Namespace) -> int:
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
     from localtrack import ui
 
     if not ui.is_loopback(args.host):
