@@ -17,6 +17,7 @@ framework's TensorBoard logger (or build it).
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import os
 import sys
 import types
@@ -118,6 +119,10 @@ def _stand_in(name: str) -> types.ModuleType:
     package.__path__ = []  # a package: `import name.summary` finds the submodules below
     writer = types.ModuleType(f"{name}.writer")
     summary = types.ModuleType(f"{name}.summary")
+    # a spec, so importlib.util.find_spec(name) answers (HF's is_tensorboard_available asks it)
+    package.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    writer.__spec__ = importlib.machinery.ModuleSpec(writer.__name__, None)
+    summary.__spec__ = importlib.machinery.ModuleSpec(summary.__name__, None)
     writer.SummaryWriter = TensorBoardWriter  # type: ignore[attr-defined]
     summary.hparams = hparams  # type: ignore[attr-defined]
     summary.scalar = scalar  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@ patched by localtrack, in an interpreter where the `tensorboard` package does no
 sys.meta_path is wrapped so that `tensorboard` and `tensorboard.*` are not found (an import
 raises ModuleNotFoundError, importlib.util.find_spec returns None) and its distribution
 metadata is not listed, which is what an environment without the package looks like to
-Lightning, transformers and Accelerate. Usage: python tb_child.py ROOT
+Lightning, transformers and Accelerate. With --hide-tensorboardX, tensorboardX is hidden too.
+Usage: python tb_child.py ROOT [--hide-tensorboardX]
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import os
 import sys
 import warnings
 
+HIDDEN = ["tensorboard"] + (["tensorboardX"] if "--hide-tensorboardX" in sys.argv else [])
+
 
 def hidden(name: str) -> bool:
-    return name == "tensorboard" or name.startswith("tensorboard.")
+    return any(name == h or name.startswith(h + ".") for h in HIDDEN)
 
 
 class Hide:
@@ -34,9 +37,8 @@ class Hide:
         find = getattr(self._inner, "find_distributions", None)
         if find is None:
             return iter(())
-        return (
-            d for d in find(*args, **kwargs) if (d.metadata["Name"] or "").lower() != "tensorboard"
-        )
+        names = {h.lower() for h in HIDDEN}
+        return (d for d in find(*args, **kwargs) if (d.metadata["Name"] or "").lower() not in names)
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
@@ -143,10 +145,17 @@ def accelerate_log_with_tensorboard() -> None:
     report["accelerate"] = {"log_dir": os.path.join(root, "accelerate", "acc")}
 
 
-lightning_tensorboard_logger()
-hf_report_to_tensorboard()
-accelerate_log_with_tensorboard()
-report["tensorboard_imported"] = sorted(m for m in sys.modules if hidden(m))
+if "--hide-tensorboardX" in sys.argv:  # neither package: HF's check passes, the others refuse
+    hf_report_to_tensorboard()
+else:
+    lightning_tensorboard_logger()
+    hf_report_to_tensorboard()
+    accelerate_log_with_tensorboard()
+report["tensorboard_imported"] = sorted(
+    m
+    for m, module in sys.modules.items()
+    if hidden(m) and not getattr(module, "__localtrack_stand_in__", False)
+)
 report["torch_tb_is_stand_in"] = getattr(
     sys.modules["torch.utils.tensorboard"], "__localtrack_stand_in__", False
 )
