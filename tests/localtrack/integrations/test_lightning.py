@@ -245,3 +245,19 @@ def test_ddp_spawn_on_two_cpu_processes_makes_one_run(tmp_path):
     assert run_dir.name == logger.version
     assert {r["rank"] for r in rows(run_dir, "scalars")} == {0}
     assert {r["tag"] for r in rows(run_dir, "scalars")} == {"epoch", "train_some_val"}
+
+
+def test_as_a_fabric_logger(tmp_path):
+    from lightning.fabric import Fabric
+
+    logger = LocaltrackLogger(project="fabric", save_dir=tmp_path)
+    fabric = Fabric(accelerator="cpu", devices=1, loggers=[logger])
+    fabric.log_dict({"loss": 0.5, "acc": 0.25}, step=0)
+    fabric.log("loss", 0.4, step=1)
+    fabric.logger.log_hyperparams({"lr": 0.1})
+    logger.finalize("success")
+    logger.experiment.finish()
+    run_dir = Path(logger.log_dir)
+    got = sorted((r["tag"], r["step"], r["value"]) for r in rows(run_dir, "scalars"))
+    assert got == [("acc", 0, 0.25), ("loss", 0, 0.5), ("loss", 1, 0.4)]
+    assert latest(run_dir, "config") == {"lr": 0.1}
