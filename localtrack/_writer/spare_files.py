@@ -1,8 +1,9 @@
 """Empty files made ahead of need, so flush() on the caller's thread never creates a file.
 
 Creating a file waits on the file system's journal: ~0.2 ms on a quiet ext4 disk and several
-milliseconds while other processes fsync. A daemon thread keeps up to `keep` empty, hidden
-(`.…spare.tmp`, which readers never list) files ready in each folder asked for; flush()
+milliseconds while other processes fsync. A daemon thread keeps up to `keep` (8) empty,
+hidden (`.…spare.tmp`, which readers never list) files open and ready in each folder flush()
+wrote to (a descriptor each: writing into an open file is what makes flush() cheap); flush()
 writes a segment into one and renames it into place. close() removes the unused ones; after
 a SIGKILL at most `keep` empty hidden files per folder are left behind.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 
 class SpareFiles:
-    def __init__(self, prefix: str, keep: int = 16) -> None:
+    def __init__(self, prefix: str, keep: int = 8) -> None:
         self._prefix = prefix
         self._keep = keep
         self._free: dict[Path, list[tuple[int, Path]]] = {}
