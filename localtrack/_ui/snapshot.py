@@ -14,6 +14,7 @@ thread records, per run, the generation at which its scalar files last changed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 import time
@@ -75,6 +76,24 @@ def listing_key(listing: StoreListing, now: float) -> tuple[Any, ...]:
         for r in listing.runs
     )
     return runs, frozenset(listing.all_files())
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc.malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc; elsewhere nothing): a
+    replaced snapshot's connection frees tens of MB that would otherwise stay resident."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def share_registered(con: duckdb.DuckDBPyConnection) -> None:
@@ -272,6 +291,7 @@ class Snapshots:
             self._cond.notify_all()
         if old is not None:
             self._retire(old)
+        trim_heap()
 
     def _retire(self, snap: Snapshot) -> None:
         with snap.lock:
