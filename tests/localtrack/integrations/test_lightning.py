@@ -218,13 +218,18 @@ def test_pickling_the_logger_and_a_trainer(tmp_path):
 
 
 class RankZeroLoggerCheck(Callback):
-    """test_all.py's check: the run on rank 0, Lightning's dummy elsewhere."""
+    """test_all.py's check: the run on rank 0, Lightning's dummy elsewhere; and every rank
+    has the same version (the run id)."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         is_dummy = isinstance(trainer.logger.experiment, _DummyExperiment)
         assert is_dummy == (not trainer.is_global_zero)
         if is_dummy:
             assert pl_module.logger.experiment.something(foo="bar") is None
+        assert trainer.logger.version == self.version
 
 
 @pytest.mark.slow
@@ -237,12 +242,13 @@ def test_ddp_spawn_on_two_cpu_processes_makes_one_run(tmp_path):
         strategy="ddp_spawn",
         max_steps=1,
         limit_val_batches=0,
-        callbacks=[RankZeroLoggerCheck()],
+        callbacks=[RankZeroLoggerCheck(logger.version)],
     )
     t.fit(TinyModel())
     assert t.state.finished
     (run_dir,) = (tmp_path / "lit").iterdir()
     assert run_dir.name == logger.version
+    assert list((run_dir / "checkpoints").glob("*.ckpt"))  # in the run, not version_None
     assert {r["rank"] for r in rows(run_dir, "scalars")} == {0}
     assert {r["tag"] for r in rows(run_dir, "scalars")} == {"epoch", "train_some_val"}
 
