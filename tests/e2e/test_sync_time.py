@@ -10,18 +10,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from daemon_proc import start_daemon
 from localtrack_daemon.cli import main as cli
+from localtrack_daemon.state import load_state
 from mlflow import MlflowClient
-from sync_store import assert_synced, mlflow_runs
+from sync_store import Store, assert_synced, mlflow_runs
 
 from localtrack import SummaryWriter
-from localtrack._store.liveness import this_process
+from localtrack._store.liveness import ProcessIdentity, lease_text, this_process
 from localtrack._store.marker import read_marker
 from localtrack._store.segments import read_stream
 
@@ -122,3 +126,60 @@ def test_a_daemon_whose_clock_jumped_keeps_a_live_training_running(tmp_path, mlf
     assert subprocess.run(sync, capture_output=True, check=False).returncode == 0
     assert client.get_run(got.info.run_id).info.status == "FINISHED"
     assert_synced(client, run_dir, read_marker(run_dir)["run_id"])
+
+
+def test_a_daemon_watching_a_writer_elsewhere_ignores_a_jump_and_sees_it_die(
+    tmp_path, mlflow_server
+):
+    """A writer on another machine: the daemon saw its lease fresh, then its own clock runs an
+    hour ahead of the writer's (the lease keeps being touched, but looks an hour old): the run
+    stays RUNNING. Once the lease stops changing for 30 s of the daemon's clock: KILLED."""
+    root = tmp_path / "runs"
+    run = Store(root, project="time-remote")
+    run.scalars([("loss", s, 1.0) for s in range(100)])
+    run.touch_lease()
+    lease = run.dir / "writers" / f"{run.writer}.lease"
+    lease.write_bytes(lease_text(ProcessIdentity("elsewhere", 4242, "boot-x", "pid:[9]", 77)))
+    behind = [0.0]  # how far the writer's clock is behind the daemon's
+    touching = threading.Event()
+    touching.set()
+
+    def heartbeat() -> None:
+        while touching.is_set():
+            t = time.time() - behind[0]
+            os.utime(lease, (t, t))
+            time.sleep(0.2)
+
+    beat = threading.Thread(target=heartbeat, daemon=True)
+    beat.start()
+    url = mlflow_server.url
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(root, url, log)
+    client = MlflowClient(url)
+
+    def wait(what) -> None:
+        deadline = time.monotonic() + 180
+        while not what():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+
+    try:
+        wait(lambda: load_state(run.dir, url, run.run_id).points == 100)
+        behind[0] = 3600.0
+        for i in range(1, 4):  # more passes, each seeing the lease touched but an hour old
+            run.scalars([("loss", 100 * i + s, 2.0) for s in range(100)])
+            wait(lambda i=i: load_state(run.dir, url, run.run_id).points == 100 * (i + 1))
+        assert load_state(run.dir, url, run.run_id).status in (None, "RUNNING")
+        (got,) = mlflow_runs(client, run.run_id)
+        assert got.info.status == "RUNNING"
+        touching.clear()  # the writer dies: its lease stops changing
+        beat.join()
+        wait(lambda: load_state(run.dir, url, run.run_id).status == "KILLED")
+    finally:
+        touching.clear()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    events = [json.loads(x)["event"] for x in log.read_text().splitlines()]
+    assert events.count("status_set") == 1  # KILLED once, at the end, never before
+    assert client.get_run(got.info.run_id).info.status == "KILLED"
+    assert_synced(client, run.dir, run.run_id)
