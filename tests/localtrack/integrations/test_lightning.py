@@ -4,6 +4,7 @@ and a real tiny Trainer: fit, validate, test, checkpoints, a failing fit, ddp_sp
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -267,3 +268,20 @@ def test_as_a_fabric_logger(tmp_path):
     got = sorted((r["tag"], r["step"], r["value"]) for r in rows(run_dir, "scalars"))
     assert got == [("acc", 0, 0.25), ("loss", 0, 0.5), ("loss", 1, 0.4)]
     assert latest(run_dir, "config") == {"lr": 0.1}
+
+
+def test_ranks_started_as_new_processes_take_rank_zeros_run_id(tmp_path, monkeypatch):
+    """strategy="ddp" re-runs the script for ranks > 0 with RANK/LOCAL_RANK set and rank 0's
+    environment, which holds the run id rank 0's logger made."""
+    from localtrack.integrations.lightning import RUN_ID_ENV
+
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv(RUN_ID_ENV, raising=False)
+    rank0 = LocaltrackLogger(save_dir=tmp_path)
+    assert os.environ[RUN_ID_ENV] == rank0.version
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert LocaltrackLogger(save_dir=tmp_path).version == rank0.version
+    assert LocaltrackLogger(save_dir=tmp_path, version="given").version == "given"
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert LocaltrackLogger(save_dir=tmp_path).version != rank0.version  # a new rank-0 logger
