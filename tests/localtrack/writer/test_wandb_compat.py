@@ -300,3 +300,18 @@ def test_a_bad_histogram_warns_and_is_skipped(tmp_path):
         localtrack.Histogram()
     run.finish()
     assert stream(run.dir, "histograms") == []
+
+
+def test_table_from_a_dataframe_and_module_level_define_metric(tmp_path):
+    pd = pytest.importorskip("pandas")
+    run = localtrack.init(project="p", dir=tmp_path)
+    localtrack.define_metric("loss", summary="max")
+    frame = pd.DataFrame({"name": ["a", "b"], "score": [0.5, 0.75]})
+    localtrack.log({"frame": Table(dataframe=frame), "loss": 2.0})
+    localtrack.log({"loss": 1.0})
+    run.finish()
+    ((columns, data),) = localtrack.sql(
+        "SELECT columns, data FROM tables", root=tmp_path
+    ).fetchall()
+    assert columns == ["name", "score"] and json.loads(data) == [["a", 0.5], ["b", 0.75]]
+    assert latest(run.dir, "summary")["loss/max"] == 2.0
