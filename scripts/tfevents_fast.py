@@ -30,7 +30,8 @@ def crc32c_rows(rows: np.ndarray) -> np.ndarray:
     crc = np.full(rows.shape[0], 0xFFFFFFFF, np.uint32)
     for j in range(rows.shape[1]):
         crc = TABLE[(crc ^ rows[:, j]) & 0xFF] ^ (crc >> np.uint32(8))
-    return crc ^ np.uint32(0xFFFFFFFF)
+    out: np.ndarray = crc ^ np.uint32(0xFFFFFFFF)
+    return out
 
 
 def masked(crc: np.ndarray) -> np.ndarray:
