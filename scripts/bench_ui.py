@@ -174,6 +174,12 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def memory_kb(pid: int) -> tuple[int, int]:
     """(VmHWM, VmRSS) in kB of a process and all its descendants, summed."""
     hwm, rss = 0, 0
@@ -209,6 +215,14 @@ class Server:
         if answer.status != 200:
             raise RuntimeError(f"GET {path}{query}: {answer.status} {body[:200]!r}")
         return took, body, dict(answer.getheaders())
+
+
+def timed_cpu(server: Server, path: str, **params: Any) -> tuple[float, float]:
+    """(wall seconds, server CPU seconds) of one GET: CPU time does not depend on the load
+    that other processes put on the machine."""
+    before = cpu_seconds(server.proc.pid)
+    took = server.get(path, **params)[0]
+    return took, cpu_seconds(server.proc.pid) - before
 
 
 def localtrack_cli() -> list[str]:
@@ -455,10 +469,12 @@ def big_tag(browser: Browser, store: Store, args: argparse.Namespace) -> dict[st
         found["start_rss"] = memory_kb(server.proc.pid)[1]
         cold, body, _ = server.get("/api/series", **series_params(store, [run_id]))
         # The server may keep answers: each timed request asks a width not asked before.
-        warm = statistics.median(
-            server.get("/api/series", **series_params(store, [run_id], width=WIDTH + k))[0]
+        asks = [
+            timed_cpu(server, "/api/series", **series_params(store, [run_id], width=WIDTH + k))
             for k in range(1, args.repeat + 1)
-        )
+        ]
+        warm = statistics.median(a[0] for a in asks)
+        found["cpu"] = statistics.median(a[1] for a in asks)
         cached = server.get("/api/series", **series_params(store, [run_id]))[0]
         page = browser.page()
         try:
@@ -467,13 +483,16 @@ def big_tag(browser: Browser, store: Store, args: argparse.Namespace) -> dict[st
         finally:
             close_page(page)
         lo = store.spikes[run_id] - n // 200
-        zoom = statistics.median(
-            server.get(
+        zooms = [
+            timed_cpu(
+                server,
                 "/api/series",
                 **series_params(store, [run_id], xmin=lo + k, xmax=lo + k + n // 100),
-            )[0]
+            )
             for k in range(args.repeat)
-        )
+        ]
+        zoom = statistics.median(z[0] for z in zooms)
+        found["zoom_cpu"] = statistics.median(z[1] for z in zooms)
         # The heaviest work this store allows: every run overlaid, every run's page.
         server.get("/api/series", **series_params(store, store.run_ids))
         for rid in store.run_ids:
@@ -699,9 +718,8 @@ def section_big(args: argparse.Namespace, base: Path, browser: Browser, rows: li
             f"{secs(got['warm'])} (first {secs(got['cold'])}, asked again {secs(got['cached'])})",
             secs(tbg["answer"]) if tbg else "n/a",
             ratio(tbg["answer"] if tbg else None, got["warm"]),
-            f"{series['count']} M4 points; TensorBoard answers {tbg['kept']} sampled points"
-            if tbg
-            else f"{series['count']} M4 points",
+            f"server CPU {got['cpu']:.2f} s a request; {series['count']} M4 points"
+            + (f"; TensorBoard answers {tbg['kept']} sampled points" if tbg else ""),
         )
     )
     nav = got["times"]["navigation_to_drawn"]
@@ -745,7 +763,8 @@ def section_big(args: argparse.Namespace, base: Path, browser: Browser, rows: li
             secs(got["zoom"]),
             "n/a",
             "",
-            f"{args.points // 100:,} points in range, width {WIDTH}",
+            f"server CPU {got['zoom_cpu']:.3f} s a request; {args.points // 100:,} points in "
+            f"range, width {WIDTH}",
         )
     )
     total = args.big_runs * args.points
