@@ -7,6 +7,8 @@ points/last step/last/min/max, and the row counts of the other streams.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import duckdb
 import pyarrow as pa
 
@@ -23,10 +25,16 @@ SCALARS_SQL = (
 
 
 def gather(
-    con: duckdb.DuckDBPyConnection, run_id: str | None = None, scalars: bool = True
+    con: duckdb.DuckDBPyConnection,
+    run_id: str | None = None,
+    scalars: bool = True,
+    run: bool = True,
+    sources: Mapping[str, str] | None = None,
 ) -> dict[str, pa.Table]:
-    """Tables run, config, summary, scalars (unless not asked for) and streams, for `run_id`
-    (every run of the connection when None; `show` connects to one run)."""
+    """Tables run (unless not asked for), config, summary, scalars (unless not asked for) and
+    streams, for `run_id` (every run of the connection when None; `show` connects to one
+    run). `sources` may name, per stream, SQL reading just that run's rows (the dashboard
+    passes its files), in place of the stream's view; a stream it leaves out has no rows."""
     where = "" if run_id is None else "WHERE run_id = $id"
     params = None if run_id is None else {"id": run_id}
 
@@ -34,16 +42,21 @@ def gather(
         return con.sql(query, params=params).arrow().read_all()
 
     out = {
-        "run": table(f"SELECT * EXCLUDE (config) FROM runs {where}"),
         "config": table(f"SELECT key, value FROM config {where} ORDER BY key"),
         "summary": table(f"SELECT key, value FROM summary {where} ORDER BY key"),
     }
+    if run:
+        out["run"] = table(f"SELECT * EXCLUDE (config) FROM runs {where}")
     if scalars:
         out["scalars"] = table(SCALARS_SQL.format(where=where))
+    streams = [s for s in OTHER_STREAMS if sources is None or s in sources]
     counts = " UNION ALL ".join(
         f"SELECT {quote(s)} AS stream, count(*) AS rows, count(DISTINCT tag) AS tags "
-        f"FROM {s} {where}"
-        for s in OTHER_STREAMS
+        f"FROM {s if sources is None else sources[s]} {where}"
+        for s in streams
     )
-    out["streams"] = table(f"SELECT * FROM ({counts}) WHERE rows > 0")
+    if counts:
+        out["streams"] = table(f"SELECT * FROM ({counts}) WHERE rows > 0")
+    else:
+        out["streams"] = pa.table({"stream": [], "rows": [], "tags": []})
     return out

@@ -19,7 +19,8 @@ import pyarrow as pa
 from localtrack._query import purge
 from localtrack._query.files import StoreListing
 from localtrack._query.last_values import run_tags
-from localtrack._query.run_facts import gather
+from localtrack._query.run_facts import OTHER_STREAMS, gather
+from localtrack._query.views import file_list_sql
 from localtrack._ui.answer import Answer, NotFound, json_answer
 from localtrack._ui.snapshot import Snapshot
 from localtrack._ui.static_files import etag_matches
@@ -35,10 +36,18 @@ RUNS_SQL = """
         epoch(CASE WHEN r.status = 'running' THEN now() AT TIME ZONE 'UTC'
             ELSE coalesce(r.ended_at, s.last_time, r.started_at) END - r.started_at)
             AS duration_s,
-        r.host, s.last_step, r.api, r.path
+        r.host, s.last_step, r.api, r.path,
+        r.tags, r.notes, r."group", r.job_type, r.writers, r.metadata
     FROM runs AS r LEFT JOIN last AS s USING (run_id)
     ORDER BY r.started_at DESC, r.run_id
 """
+
+
+PANEL_FIELDS = ("run_id", "project", "name", "status", "started_at", "ended_at", "duration_s",
+                "host", "last_step", "api", "path")  # fmt: skip
+"""The fields of /api/runs (docs/UI.md)."""
+DETAIL_FIELDS = ("tags", "notes", "group", "job_type", "writers", "metadata")
+"""What the run page adds to them, from the same runs view query (kept per snapshot)."""
 
 
 def relative_path(path: str | None, root: str) -> str | None:
@@ -78,11 +87,15 @@ def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing, full: bool) -
     finally:
         con.unregister("per_tag")
     root = os.path.abspath(listing.root)
+    panel, details = [], {}
     for row in rows:
         row["path"] = relative_path(row["path"], root)
+        panel.append({k: row[k] for k in PANEL_FIELDS})
+        details[row["run_id"]] = {k: row[k] for k in DETAIL_FIELDS}
     return {
         "per_tag": per_tag,
-        "runs": rows,
+        "runs": panel,
+        "details": details,
         "states": {r["run_id"]: r["status"] for r in rows},
         "root": root,
         "purges": purge.connection_rules(con),
@@ -150,24 +163,47 @@ def scanned(table: pa.Table) -> list[dict[str, Any]]:
     ]
 
 
-def run_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str) -> Answer:
-    partial = snap.facts.get("partial", False)
-    facts = gather(cur, run, scalars=partial)
-    rows = facts["run"].to_pylist()
-    if not rows:
-        raise NotFound(f"no run {run!r} in this store")
-    info = rows[0]
-    try:
-        info["metadata"] = json.loads(info.get("metadata") or "{}")
-    except ValueError:
-        info["metadata"] = {}
-    info["path"] = relative_path(info.get("path"), snap.facts["root"])
-    exit_codes = cur.sql(
-        "SELECT arg_max(exit_code, wall_time) AS code FROM events "
+def _run_source(snap: Snapshot, stream: str, run: str) -> str | None:
+    """SQL reading only `run`'s files of `stream`, minus what a purge hides; None: no files."""
+    paths = snap.streams.get(stream, {}).get(run)
+    if not paths:
+        return None
+    rules = [r for r in snap.facts.get("purges", ()) if r.run_id == run]
+    hidden = f" WHERE NOT coalesce({purge.hidden_sql(rules)}, FALSE)" if rules else ""
+    return (
+        f"(SELECT * FROM read_parquet({file_list_sql(paths)}, hive_partitioning = false, "
+        f"binary_as_string = false){hidden})"
+    )
+
+
+def exit_code(snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str) -> int | None:
+    source = _run_source(snap, "events", run)
+    if source is None:
+        return None
+    found = cur.sql(
+        f"SELECT arg_max(exit_code, wall_time) FROM {source} "
         "WHERE run_id = $id AND kind = 'finish'",
         params={"id": run},
     ).fetchall()
-    info["exit_code"] = exit_codes[0][0] if exit_codes else None
+    return found[0][0] if found else None
+
+
+def run_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str) -> Answer:
+    """The run page: the snapshot's runs row, then config, summary and stream counts read
+    from this run's files only (the queries of `localtrack show`, run_facts.gather)."""
+    panel = next((r for r in snap.facts["runs"] if r["run_id"] == run), None)
+    if panel is None:
+        raise NotFound(f"no run {run!r} in this store")
+    info = {k: v for k, v in panel.items() if k not in ("duration_s", "last_step")}
+    info.update(snap.facts["details"][run])
+    try:
+        info["metadata"] = json.loads(info.get("metadata") or "{}")
+    except (TypeError, ValueError):
+        info["metadata"] = {}
+    info["exit_code"] = exit_code(snap, cur, run)
+    partial = snap.facts.get("partial", False)
+    sources = {s: src for s in OTHER_STREAMS if (src := _run_source(snap, s, run)) is not None}
+    facts = gather(cur, run, scalars=partial, run=False, sources=sources)
     return json_answer(
         {
             "run": info,

@@ -53,11 +53,11 @@ def run_ids_by_dir(listing: StoreListing) -> dict[Path, str]:
     return {r.path: str(r.marker["run_id"]) for r in listing.runs}
 
 
-def scalar_files(listing: StoreListing) -> dict[str, list[Path]]:
-    """Each run's live scalars files (listed paths)."""
+def scalar_files(listing: StoreListing, stream: str = "scalars") -> dict[str, list[Path]]:
+    """Each run's live files of `stream` (listed paths)."""
     by_dir = run_ids_by_dir(listing)
     out: dict[str, list[Path]] = {run: [] for run in by_dir.values()}
-    for path in listing.files.get("scalars", []):
+    for path in listing.files.get(stream, []):
         run = by_dir.get(path.parent.parent)
         if run is not None:
             out[run].append(path)
@@ -136,6 +136,8 @@ class Snapshot:
     file_keys: dict[str, tuple[str, ...]]
     """Each run's scalars files by name (segments never change once published, so equal
     names mean equal rows: a cache key)."""
+    streams: dict[str, dict[str, list[str]]]
+    """Every stream's files of each run that has some, as DuckDB reads them (the run page)."""
     facts: dict[str, Any]
     built_at: float
     users: int = 0
@@ -269,7 +271,15 @@ class Snapshots:
         by_run = scalar_files(listing)
         files = {run: [listing.read_path(p) for p in paths] for run, paths in by_run.items()}
         keys = {run: tuple(sorted(str(p) for p in paths)) for run, paths in by_run.items()}
-        return Snapshot(self.generation + 1, con, release, files, keys, facts, now)
+        streams = {
+            stream: {
+                run: [listing.read_path(p) for p in paths]
+                for run, paths in scalar_files(listing, stream).items()
+                if paths
+            }
+            for stream in listing.files
+        }
+        return Snapshot(self.generation + 1, con, release, files, keys, streams, facts, now)
 
     def _publish(self, snap: Snapshot, listing: StoreListing) -> None:
         keys = {run: frozenset(paths) for run, paths in scalar_files(listing).items()}

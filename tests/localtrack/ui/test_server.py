@@ -30,6 +30,9 @@ def write_store(root: Path) -> None:
         w.add_scalar("Accuracy/val", step / 100, step)
     w.add_scalar("Loss/train", float("nan"), 50)
     w.add_scalar(XSS, 1.0, 0)
+    w.add_histogram("weights", np.arange(10.0), 0)
+    w.add_histogram("weights", np.arange(10.0), 1)
+    w.add_text("notes", "hello", 0)
     w.close()
     big = localtrack.SummaryWriter(root / "exp" / "big")
     rng = np.random.default_rng(0)
@@ -310,6 +313,9 @@ def test_run_page(server, http) -> None:
     body = http.get(base(server) + "/api/run", params={"id": alpha}).json()
     loss = next(s for s in body["scalars"] if s["tag"] == "Loss/train")
     assert loss["last"] == "NaN"  # non-finite floats travel as strings
+    streams = {s["stream"]: (s["rows"], s["tags"]) for s in body["streams"]}
+    assert streams == {"histograms": (2, 1), "texts": (1, 1)}
+    assert body["run"]["status"] == "finished" and body["run"]["writers"] == 1
 
 
 def test_bad_requests_answer_json_errors(server, http) -> None:
