@@ -10,8 +10,7 @@ range and finds its x extent (for x = relative, `first_sql` first finds where ea
 starts), then `raw_sql` and `m4_sql` read the points with those numbers as constants, so
 the one scan that aggregates millions of rows joins nothing. The caller's `source(runs)`
 is SQL reading only those runs' files (built from the store listing); runs share one scan
-unless something differs per run (relative x, `after`), then each run has its own UNION ALL
-branch. No user text is formatted into the SQL: run ids, the tag, the range and `after` are
+unless x is relative (each run counts from its own first point: one UNION ALL branch each). No user text is formatted into the SQL: run ids, the tag, the range and `after` are
 bound parameters.
 
 `raw_sql` returns the small series' points, `m4_sql` one row per pixel column of each
@@ -77,8 +76,8 @@ def _wall(seconds: float) -> datetime:
 
 class _Branch:
     """The SQL of some runs' rows in range (`rows`: run_id, x, y[, wall_time]), with its
-    parameters gathered in `params`. Several runs share a branch only when nothing differs
-    per run (no relative x, no `after`)."""
+    parameters gathered in `params`. Several runs share a branch unless x is relative; their
+    `after` values join the rows the scan's lower bound (the least of them) let through."""
 
     def __init__(
         self,
@@ -96,13 +95,20 @@ class _Branch:
         self.idx = list(idx)
         scan = ["s.tag = $tag", f"s.run_id IN ({', '.join(names)})"]
         exact: list[str] = []
-        lo = req.xmin
         tag = idx[0]
-        after = req.after.get(req.runs[tag]) if len(idx) == 1 else None
-        if after is not None:
-            lo = after if lo is None else max(lo, after)
-            params[f"after{tag}"] = float(after)
-            exact.append(f"x > $after{tag}")
+        afters = {i: float(req.after[req.runs[i]]) for i in idx if req.runs[i] in req.after}
+        lo = req.xmin
+        if afters and len(afters) == len(idx):  # every run's rows start after its own x
+            low = min(afters.values())
+            lo = low if lo is None else max(lo, low)
+        join = ""
+        if afters:
+            pairs = []
+            for i, value in afters.items():
+                params[f"after{i}"] = value
+                pairs.append(f"($r{i}, $after{i})")
+            join = f" LEFT JOIN (VALUES {', '.join(pairs)}) AS aft(run_id, after_x) USING (run_id)"
+            exact.append("(aft.after_x IS NULL OR x > aft.after_x)")
         if req.xmin is not None:
             exact.append("x >= $xmin")
         if req.xmax is not None:
@@ -128,11 +134,12 @@ class _Branch:
             if req.xmax is not None:
                 params[f"whi{tag}"] = _wall(req.xmax + shift + 1e-6)
                 scan.append(f"s.wall_time <= $whi{tag}")
-        extra = ", s.wall_time" if wall else ""
+        extra = ", wall_time" if wall else ""
         runs = [req.runs[i] for i in idx]
-        inner = f"SELECT s.run_id, {x} AS x, s.value AS y{extra} FROM {source(runs)} AS s"
-        self.rows = f"(SELECT * FROM ({inner} WHERE {' AND '.join(scan)})" + (
-            f" WHERE {' AND '.join(exact)})" if exact else ")"
+        inner = f"SELECT s.run_id, {x} AS x, s.value AS y, s.wall_time FROM {source(runs)} AS s"
+        self.rows = (
+            f"(SELECT run_id, x, y{extra} FROM ({inner} WHERE {' AND '.join(scan)}){join}"
+            + (f" WHERE {' AND '.join(exact)})" if exact else ")")
         )
 
 
@@ -147,10 +154,11 @@ def _base_params(req: SeriesRequest) -> dict[str, Any]:
 
 
 def _groups(req: SeriesRequest, idx: Sequence[int]) -> list[list[int]]:
-    """Runs read by one scan together: all of them, unless something differs per run."""
+    """Runs read by one scan together: all of them, unless x is relative (each run counts from
+    its own first point)."""
     if not idx:
         return []
-    if req.x == "relative" or req.after:
+    if req.x == "relative":
         return [[i] for i in idx]
     return [list(idx)]
 

@@ -174,3 +174,12 @@ def test_a_series_known_finite_reduces_the_same_without_the_checks() -> None:
     for a, b in zip(checked.columns, fast.columns, strict=True):
         assert np.array_equal(a, b)
     assert 99.0 in fast.columns[1]
+
+
+def test_after_for_some_runs_only_in_one_scan() -> None:
+    data = [table("a", np.arange(100.0)), table("b", np.arange(50.0))]
+    a, b = reduce(data, SeriesRequest("loss", ("a", "b"), after={"a": 95}))
+    assert list(a.columns[0]) == [96, 97, 98, 99]
+    assert b.points == 50 and list(b.columns[0]) == list(range(50))
+    a, b = reduce(data, SeriesRequest("loss", ("a", "b"), x="relative", after={"b": 0.475}))
+    assert a.points == 100 and list(b.columns[1]) == [48.0, 49.0]
