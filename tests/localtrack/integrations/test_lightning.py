@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -261,13 +262,13 @@ def test_as_a_fabric_logger(tmp_path):
     fabric = Fabric(accelerator="cpu", devices=1, loggers=[logger])
     fabric.log_dict({"loss": 0.5, "acc": 0.25}, step=0)
     fabric.log("loss", 0.4, step=1)
-    fabric.logger.log_hyperparams({"lr": 0.1})
+    fabric.logger.log_hyperparams(Namespace(lr=0.1, opt={"name": "sgd"}))  # as argparse gives
     logger.finalize("success")
     logger.experiment.finish()
     run_dir = Path(logger.log_dir)
     got = sorted((r["tag"], r["step"], r["value"]) for r in rows(run_dir, "scalars"))
     assert got == [("acc", 0, 0.25), ("loss", 0, 0.5), ("loss", 1, 0.4)]
-    assert latest(run_dir, "config") == {"lr": 0.1}
+    assert latest(run_dir, "config") == {"lr": 0.1, "opt/name": "sgd"}
 
 
 def test_ranks_started_as_new_processes_take_rank_zeros_run_id(tmp_path, monkeypatch):
