@@ -16,7 +16,7 @@ import sys
 import threading
 import weakref
 from types import FrameType, TracebackType
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 
 class Closable(Protocol):
@@ -58,7 +58,7 @@ def exit_code_of(arg: object) -> int:
     return arg if isinstance(arg, int) else 1
 
 
-def _exit(arg: object = None) -> None:
+def _exit(arg: str | int | None = None) -> NoReturn:
     global _failed, _exit_code
     code = exit_code_of(arg)
     if code != 0:
