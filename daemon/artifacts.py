@@ -5,7 +5,8 @@ and a thumbnail `…+compressed.webp` (longer side 256 px; the PNG itself when P
 installed or the image is already small), plus the run tag `mlflow.loggedImages=True`. The
 uuid is a uuid5 of the row's identity, so uploading again overwrites the same files.
 
-Histograms, texts, meshes, graphs, embeddings, pr_curves, audio, video: one Parquet file per
+Histograms, texts, meshes, graphs, embeddings, pr_curves, audio, video, tables, tensors,
+onnx_graphs, boxes: one Parquet file per
 stream and tag, `localtrack/<stream>/<key>.parquet`, holding every row of that tag with the
 store's own columns (docs/FORMAT.md), uploaded again whole when the stream's files change.
 
@@ -41,6 +42,10 @@ TABLE_STREAMS = (
     "pr_curves",
     "audio",
     "video",
+    "tables",
+    "tensors",
+    "onnx_graphs",
+    "boxes",
 )
 LOGGED_IMAGES_TAG = "mlflow.loggedImages"
 THUMBNAIL_PX = 256

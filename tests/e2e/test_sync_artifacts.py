@@ -95,3 +95,38 @@ def test_hparams_become_params_and_their_metrics_land_once(tmp_path, mlflow_serv
     run = client.get_run(rid)
     assert run.data.params == {"lr": "0.1", "opt": "sgd", "bs": "32", "nesterov": "true"}
     assert [(m.step, m.value) for m in client.get_metric_history(rid, "hparam/acc")] == [(5, 0.9)]
+
+
+def test_tables_tensors_onnx_graphs_and_boxes_land_as_artifacts(tmp_path, mlflow_server):
+    log_dir = tmp_path / "more" / "exp2"
+    model_file = tmp_path / "net.onnx"
+    model_file.write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(range(64)))
+    with localtrack.SummaryWriter(log_dir) as w:
+        for step in range(2):
+            w.add_tensor("act", np.arange(6, dtype=np.float32).reshape(2, 3) * step, step)
+            w.add_image_with_boxes("det", np.zeros((3, 20, 30)), [[2, 3, 10, 12]], step)
+        w.add_onnx_graph(str(model_file))
+    run = localtrack.init(project="more", name="tbl", dir=str(tmp_path))
+    run.log({"preds": localtrack.Table(columns=["x", "y"], data=[[1, "a"], [2, "b"]])})
+    run.finish()
+    assert cli(["sync", "--once", "--root", str(tmp_path), "--uri", mlflow_server.url]) == 0
+
+    client = MlflowClient(mlflow_server.url)
+
+    def remote_table(run_dir, path):
+        run_id = json.loads((run_dir / "localtrack-run.json").read_text())["run_id"]
+        rid = load_state(run_dir, mlflow_server.url, run_id).mlflow_run_id
+        return pq.read_table(client.download_artifacts(rid, path, str(tmp_path / "dl")))
+
+    tensors = remote_table(log_dir, "localtrack/tensors/act.parquet")
+    assert tensors["step"].to_pylist() == [0, 1]
+    last = tensors["tensor"].to_pylist()[1]
+    data = np.frombuffer(last["data"], last["dtype"]).reshape(last["shape"])
+    assert data.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    boxes = remote_table(log_dir, "localtrack/boxes/det.parquet")
+    assert boxes.num_rows == 2
+    onnx = remote_table(log_dir, "localtrack/onnx_graphs/net.parquet")
+    assert onnx["data"].to_pylist() == [model_file.read_bytes()]
+    (table_dir,) = [p for p in (tmp_path / "more").iterdir() if p.name != "exp2"]
+    tables = remote_table(table_dir, "localtrack/tables/preds.parquet")
+    assert json.loads(tables["data"].to_pylist()[0]) == [[1, "a"], [2, "b"]]
