@@ -1,6 +1,6 @@
 """What a run says about itself, read from its store: MLflow tags, params, end time, activity.
 
-Pure reads of the run directory (marker, `events`, `config`, `hparams`, writer leases); the
+Pure reads of the run directory (marker, `events`, `config`, writer leases); the
 uploader decides what to send. Whether a run is still live is judged with the daemon's own
 observations of its leases (LEASES), so no wall-clock jump marks a live run KILLED.
 """
@@ -57,17 +57,10 @@ def run_tags(marker: Marker, run_dir: Path, events: pa.Table | None) -> list[tup
 
 
 def local_params(run_dir: Path) -> dict[str, str]:
-    """Config (current value of each key) and hparams, flattened, as MLflow param values."""
+    """Config (current value of each key), flattened, as MLflow param values.
+
+    `add_hparams` trials are runs of their own (trials.py), not params of the run."""
     params: dict[str, str] = {}
-    hp = read_stream(run_dir, "hparams")
-    if hp is not None:
-        for row in hp.select(["hparams"]).to_pylist():
-            try:
-                values = json.loads(row["hparams"] or "{}")
-            except ValueError:
-                continue
-            for k, v in encode.flatten(values).items():
-                params[k] = v if isinstance(v, str) else json.dumps(v)
     cfg = read_stream(run_dir, "config")
     if cfg is not None:
         rows = cfg.select(["key", "value", "wall_time", "seq"]).to_pylist()

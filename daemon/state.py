@@ -130,6 +130,8 @@ class SyncState:
     tags_digest: str | None = None
     key_map: dict[str, str] = field(default_factory=dict)
     """Local key → MLflow key, for every key that had to change, as uploaded."""
+    trials: dict[str, str] = field(default_factory=dict)
+    """`add_hparams` trial id → its nested MLflow run, once fully uploaded (trials.py)."""
     status: str | None = None
     """The MLflow status last set (RUNNING, FINISHED, FAILED, KILLED)."""
     complete_print: list[list[object]] | None = None
@@ -191,6 +193,7 @@ class SyncState:
             images_tagged=bool(data.get("images_tagged", False)),
             tags_digest=data.get("tags_digest"),
             key_map=dict(data.get("key_map", {})),
+            trials={str(k): str(v) for k, v in data.get("trials", {}).items()},
             status=data.get("status"),
             complete_print=data.get("complete_print"),
             points=int(data.get("points", 0)),

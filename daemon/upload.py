@@ -44,6 +44,7 @@ from .purged import purge_tags, report
 from .remote import Remote, is_race
 from .run_info import RUN_ID_TAG, crash_end_ms, finish_ms, local_params, local_status, run_tags
 from .state import SyncState, WriterProgress, digest, open_state, save_state
+from .trials import TrialUpload, read_trials, trial_keys
 
 KEY_MAP_TAG = "localtrack.key_map"
 KEY_MAP_ARTIFACT = "localtrack/key_map.json"
@@ -137,6 +138,7 @@ class RunUpload:
         self.ensure_run(events)
         self.sync_tags(events)
         self.sync_params()
+        self.sync_trials()
         for stream in METRIC_STREAMS:
             out.sent += self.sync_metrics(stream)
             if self.stop.is_set():
@@ -198,7 +200,7 @@ class RunUpload:
             )
             self.state = replace(
                 self.state, streams={}, params={}, artifacts={}, artifacts_at={},
-                images_tagged=False, tags_digest=None, key_map={}, status=None,
+                images_tagged=False, tags_digest=None, key_map={}, trials={}, status=None,
                 complete_print=None, points=0, conflicts={},
             )  # fmt: skip
         self.state.experiment_id = run.experiment_id
@@ -336,6 +338,25 @@ class RunUpload:
                 self.log("artifact_skipped", run=self.marker["run_id"], error=str(e))
         self.state.key_map = known
         self.save()
+
+    def sync_trials(self) -> None:
+        """Each `add_hparams` trial as a nested run (trials.py), recorded once fully sent."""
+        todo = [
+            t for t in read_trials(self.run_dir, self.marker["name"])
+            if t.trial_id not in self.state.trials
+        ]  # fmt: skip
+        if not todo:
+            return
+        assert self.state.experiment_id is not None
+        self.record_key_map(trial_keys(todo))
+        upload = TrialUpload(
+            self.remote, self.state.experiment_id, self.run_id, self.marker["run_id"], self.log
+        )
+        for trial in todo:
+            if self.stop.is_set():
+                return
+            self.state.trials[trial.trial_id] = upload.send(trial)
+            self.save()
 
     # -- metrics ---------------------------------------------------------------------------
 

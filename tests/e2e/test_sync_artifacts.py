@@ -78,23 +78,50 @@ def test_images_histograms_and_texts_land_as_artifacts_idempotently(tmp_path, ml
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_hparams_become_params_and_their_metrics_land_once(tmp_path, mlflow_server):
-    log_dir = tmp_path / "hp" / "trial1"
+def test_each_hparams_trial_is_a_nested_run_with_its_params_and_metrics(tmp_path, mlflow_server):
+    log_dir = tmp_path / "hp" / "search"
     with localtrack.SummaryWriter(log_dir) as w:
-        w.add_hparams(
-            {"lr": 0.1, "opt": "sgd", "bs": 32, "nesterov": True},
-            {"hparam/acc": 0.9},
-            global_step=5,
-        )
-    assert cli(["sync", "--once", "--root", str(tmp_path), "--uri", mlflow_server.url]) == 0
+        for i in range(5):
+            w.add_hparams(
+                {"lr": 0.1 * (i + 1), "opt": "sgd", "bs": 32, "nesterov": True},
+                {"hparam/accuracy": 0.5 + i / 10},
+                run_name=f"trial-{i}",
+                global_step=i,
+            )
+    sync = ["sync", "--once", "--root", str(tmp_path), "--uri", mlflow_server.url]
+    assert cli(sync) == 0
     client = MlflowClient(mlflow_server.url)
     run_id = json.loads((log_dir / "localtrack-run.json").read_text())["run_id"]
     from sync_store import assert_synced
 
     rid = assert_synced(client, log_dir, run_id)
-    run = client.get_run(rid)
-    assert run.data.params == {"lr": "0.1", "opt": "sgd", "bs": "32", "nesterov": "true"}
-    assert [(m.step, m.value) for m in client.get_metric_history(rid, "hparam/acc")] == [(5, 0.9)]
+    parent = client.get_run(rid)
+    assert parent.data.params == {}  # the trials' hparams are theirs, not the parent's
+
+    def nested():
+        runs = client.search_runs(
+            [parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{rid}'", run_view_type=3
+        )
+        return sorted(runs, key=lambda r: r.info.run_name)
+
+    trials = nested()
+    assert [r.info.run_name for r in trials] == [f"trial-{i}" for i in range(5)]
+    for i, r in enumerate(trials):
+        assert r.data.params == {"lr": repr(0.1 * (i + 1)), "opt": "sgd", "bs": "32",
+                                 "nesterov": "true"}  # fmt: skip
+        assert r.info.status == "FINISHED"
+        assert r.data.tags["localtrack.hparams_of"] == run_id
+        history = client.get_metric_history(r.info.run_id, "hparam/accuracy")
+        assert [(m.step, m.value) for m in history] == [(i, 0.5 + i / 10)]
+
+    # A lost sync state never duplicates a trial: they are found by their tags.
+    for f in (log_dir / "sync").glob("*.json"):
+        f.unlink()
+    assert cli(sync) == 0
+    again = nested()
+    assert [r.info.run_id for r in again] == [r.info.run_id for r in trials]
+    for r in again:
+        assert len(client.get_metric_history(r.info.run_id, "hparam/accuracy")) == 1
 
 
 def test_tables_tensors_onnx_graphs_and_boxes_land_as_artifacts(tmp_path, mlflow_server):
