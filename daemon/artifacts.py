@@ -113,19 +113,19 @@ def read_images(
 
 def tag_tables(
     run_dir: Path, stream: str, names: list[SegmentName], purges: Sequence[Purge] = ()
-) -> dict[str, bytes]:
-    """Every row of `stream` that no purge hides, one Parquet file (bytes) per tag."""
+) -> dict[str, tuple[str, bytes]]:
+    """Every row of `stream` that no purge hides, one Parquet file per tag: tag → (path, bytes)."""
     tables = [shown(pq.read_table(run_dir / stream / n.filename), purges) for n in names]
     if not tables:
         return {}
     table = pa.concat_tables(
         [t.replace_schema_metadata(None) for t in tables], promote_options="default"
     )
-    out: dict[str, bytes] = {}
+    out: dict[str, tuple[str, bytes]] = {}
     for tag in sorted(set(table["tag"].to_pylist())):
         part = table.filter(pc.equal(table["tag"], tag))
         part = part.take(pc.sort_indices(part, [("step", "ascending"), ("wall_time", "ascending")]))
         buf = io.BytesIO()
         pq.write_table(part, buf, compression="zstd")
-        out[f"localtrack/{stream}/{encode.mlflow_key(tag)}.parquet"] = buf.getvalue()
+        out[tag] = (f"localtrack/{stream}/{encode.mlflow_key(tag)}.parquet", buf.getvalue())
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,7 @@ def run_tags(marker: Marker, run_dir: Path, events: pa.Table | None) -> list[tup
     ):
         if start.get(src):
             tags[dst] = str(start[src])
-    if start.get("argv"):
-        tags["mlflow.source.name"] = " ".join(map(str, start["argv"]))
+    tags.update(source_tags(start))
     git = start.get("git") or {}
     if isinstance(git, dict) and git.get("commit"):
         tags["mlflow.source.git.commit"] = str(git["commit"])
@@ -54,6 +54,28 @@ def run_tags(marker: Marker, run_dir: Path, events: pa.Table | None) -> list[tup
     if isinstance(user_tags, list) and user_tags:
         tags["localtrack.tags"] = ",".join(map(str, user_tags))
     return [(k, encode.truncate(v, encode.MAX_TAG_VALUE_CHARS)[0]) for k, v in tags.items()]
+
+
+COMMAND_TAG = "localtrack.command"
+
+
+def source_tags(start: dict[str, Any]) -> dict[str, str]:
+    """Who ran what, as MLflow's client records it: `mlflow.user`, `mlflow.source.name` (the
+    script's path), `mlflow.source.type` (LOCAL); the full command line in COMMAND_TAG."""
+    tags = {}
+    if start.get("user"):
+        tags["mlflow.user"] = str(start["user"])
+    argv = start.get("argv")
+    argv = [str(a) for a in argv] if isinstance(argv, list) else []
+    source = start.get("script") or (argv[0] if argv else None)
+    if source:
+        tags["mlflow.source.name"] = str(source)
+        tags["mlflow.source.type"] = "LOCAL"
+    command = start.get("command")
+    command = [str(a) for a in command] if isinstance(command, list) and command else argv
+    if command:
+        tags[COMMAND_TAG] = shlex.join(command)
+    return tags
 
 
 def local_params(run_dir: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from .artifacts import (
     LOGGED_IMAGES_TAG,
     TABLE_STREAMS,
     image_files,
+    image_key,
     read_images,
     tag_tables,
 )
@@ -320,9 +321,15 @@ class RunUpload:
         self.save()
         self.log("param_conflict", run=self.marker["run_id"], key=key, **{"class": "needs_person"})
 
-    def record_key_map(self, keys: list[str]) -> None:
-        """Upload the local → MLflow map of keys that had to change (tag and artifact)."""
-        new = {k: m for k, m in encode.key_map(keys).items() if k not in self.state.key_map}
+    def record_key_map(
+        self, keys: Iterable[str], mapping: Callable[[str], str] = encode.mlflow_key
+    ) -> None:
+        """Upload the local → MLflow map of keys that had to change (tag and artifact).
+
+        `mapping`: how this kind of key is mapped (metric and param keys by default; image
+        keys and artifact paths pass their own), so every mapped key of every kind is listed.
+        """
+        new = {k: m for k in keys if k not in self.state.key_map and (m := mapping(k)) != k}
         if not new:
             return
         known = {**self.state.key_map, **new}
@@ -439,7 +446,9 @@ class RunUpload:
             if self.stop.is_set():
                 return
             p = progress.setdefault(name.writer, WriterProgress())
-            for row, data in read_images(self.run_dir, name, self.purges):
+            rows = read_images(self.run_dir, name, self.purges)
+            self.record_key_map({str(row["tag"]) for row, _ in rows}, image_key)
+            for row, data in rows:
                 if p.is_done(int(row["seq"])):  # type: ignore[call-overload]
                     continue
                 for path, blob in image_files(self.marker["run_id"], row, data):
@@ -468,7 +477,9 @@ class RunUpload:
             last = self.state.artifacts_at.get(stream, 0.0)
             if not final and abs(time.time() - last) < TABLES_EVERY_S:
                 continue
-            for path, blob in tag_tables(self.run_dir, stream, names, self.purges).items():
+            tables = tag_tables(self.run_dir, stream, names, self.purges)
+            self.record_key_map(tables)
+            for path, blob in tables.values():
                 self.remote.put_artifact(self.artifact_uri(), path, blob)
             self.state.artifacts_at[stream] = time.time()
             self.state.artifacts[stream] = fp

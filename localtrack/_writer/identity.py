@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import platform
 import secrets
@@ -50,21 +51,48 @@ class WriterIdentity:
         )
 
 
-def _git(args: list[str]) -> str | None:
+def _git(args: list[str], where: str | None = None) -> str | None:
+    cmd = ["git", *(["-C", where] if where else []), *args]
     try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=3, check=False)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=3, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def git_state() -> dict[str, Any] | None:
-    """Commit, dirty flag and root of the repository holding the working directory, if any."""
-    commit = _git(["rev-parse", "HEAD"])
+def script_path(argv: list[str]) -> str | None:
+    """The absolute path of the script that runs (`argv[0]`, as MLflow takes it), or None for
+    `python -c`, the REPL and notebooks (whose `argv[0]` is `-c`, empty or the kernel)."""
+    if not argv or not argv[0] or argv[0] in ("-c", "-"):
+        return None
+    if "ipykernel" in sys.modules and os.path.basename(argv[0]).startswith("ipykernel"):
+        return None
+    path = os.path.abspath(argv[0])
+    return path if os.path.isfile(path) else None
+
+
+def git_state(script: str | None = None) -> dict[str, Any] | None:
+    """Commit, dirty flag and root of the repository holding `script` (the script that runs,
+    as MLflow records it), or, without a script (`python -c`, notebooks), the working
+    directory; `of` says which. None outside any repository."""
+    where = os.path.dirname(script) if script else None
+    commit = _git(["rev-parse", "HEAD"], where)
     if commit is None:
         return None
-    status = _git(["status", "--porcelain", "--untracked-files=no"])
-    return {"commit": commit, "dirty": bool(status), "root": _git(["rev-parse", "--show-toplevel"])}
+    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+    return {
+        "commit": commit,
+        "dirty": bool(status),
+        "root": _git(["rev-parse", "--show-toplevel"], where),
+        "of": "script" if script else "cwd",
+    }
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return None
 
 
 def run_metadata(identity: WriterIdentity) -> dict[str, Any]:
@@ -72,6 +100,7 @@ def run_metadata(identity: WriterIdentity) -> dict[str, Any]:
     torch = sys.modules.get("torch")
     from localtrack import __version__
 
+    script = script_path(sys.argv)
     return {
         "host": identity.host,
         "pid": identity.pid,
@@ -79,9 +108,12 @@ def run_metadata(identity: WriterIdentity) -> dict[str, Any]:
         "local_rank": identity.local_rank,
         "world_size": identity.world_size,
         "argv": list(sys.argv),
+        "command": list(getattr(sys, "orig_argv", sys.argv)),
+        "script": script,
+        "user": _user(),
         "cwd": os.getcwd(),
         "python": platform.python_version(),
         "torch": getattr(torch, "__version__", None),
         "localtrack": __version__,
-        "git": git_state(),
+        "git": git_state(script),
     }
