@@ -128,15 +128,14 @@ def in_range(rows: Rows, req: SeriesRequest, run: str) -> InRange:
         x = rows.wall / 1e6
     else:
         x = (rows.wall - offset) / 1e6
-    keep = np.ones(len(x), bool)
-    if req.xmin is not None:
-        keep &= x >= float(req.xmin)
+    tests = [x >= float(req.xmin)] if req.xmin is not None else []
     if req.xmax is not None:
-        keep &= x <= float(req.xmax)
+        tests.append(x <= float(req.xmax))
     if run in req.after:
-        keep &= x > float(req.after[run])
+        tests.append(x > float(req.after[run]))
     y, wall = rows.value, rows.wall
-    if not keep.all():
+    if tests:
+        keep = np.logical_and.reduce(tests)
         x, y, wall = x[keep], y[keep], wall[keep]
     if len(x) > 1 and not bool(np.all(x[1:] >= x[:-1])):
         order = np.argsort(x, kind="stable")
@@ -180,9 +179,8 @@ def _arg_extreme(
             [a + int(np.argmax(y[a:b] == v)) for a, b, v in zip(starts, ends, best, strict=True)],
             np.int64,
         )
-    seg = np.repeat(np.arange(len(starts)), ends - starts)
-    hits = np.flatnonzero(y == best[seg])
-    return hits[np.searchsorted(seg[hits], np.arange(len(starts)))]
+    hits = np.flatnonzero(y == np.repeat(best, ends - starts))
+    return hits[np.searchsorted(hits, starts)]  # every column holds its best: a hit ≥ start
 
 
 def _marks(x: np.ndarray, lo: float, hi: float, width: int) -> np.ndarray:
