@@ -21,6 +21,7 @@ from localtrack._query.files import StoreListing
 from localtrack._query.last_values import run_tags
 from localtrack._query.run_facts import OTHER_STREAMS, gather
 from localtrack._query.views import file_list_sql
+from localtrack._ui import runs_cache
 from localtrack._ui.answer import Answer, NotFound, json_answer
 from localtrack._ui.snapshot import Snapshot
 from localtrack._ui.static_files import etag_matches
@@ -74,19 +75,31 @@ TAILS_SCHEMA = pa.schema(
 """The columns of run_tags, for a first snapshot made without them."""
 
 
+def runs_rows(con: duckdb.DuckDBPyConnection, per_tag: pa.Table) -> list[dict[str, Any]]:
+    """The runs view joined with the per-tag tails (RUNS_SQL), as rows."""
+    con.register("per_tag", per_tag)
+    try:
+        return con.sql(RUNS_SQL).arrow().read_all().to_pylist()  # type: ignore[no-any-return]
+    finally:
+        con.unregister("per_tag")
+
+
 def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing, full: bool) -> dict[str, Any]:
     """What every request of a snapshot shares: per-tag tails, the runs answer, run states.
 
     Without `full` the per-tag tails are left out (`partial`), so the first snapshot of a big
     store is up at once (its last steps are null); the next one, built right after, has them.
+    The rows of a full snapshot are kept for the next server over the same listing
+    (runs_cache.py): its first snapshot has them, last steps included, without the query.
     """
     per_tag = run_tags(con, listing) if full else TAILS_SCHEMA.empty_table()
-    con.register("per_tag", per_tag)
-    try:
-        rows = con.sql(RUNS_SQL).arrow().read_all().to_pylist()
-    finally:
-        con.unregister("per_tag")
     root = os.path.abspath(listing.root)
+    digest = runs_cache.listing_digest(listing)
+    rows = runs_cache.load(listing.root, digest) if digest is not None else None
+    if rows is None:
+        rows = runs_rows(con, per_tag)
+        if full and digest is not None:
+            runs_cache.save(listing.root, digest, rows)
     panel, details = [], {}
     for row in rows:
         row["path"] = relative_path(row["path"], root)

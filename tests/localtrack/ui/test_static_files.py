@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
 
 from localtrack._ui.static_files import (
+    STATIC_DIR,
     StaticFiles,
     accepts_gzip,
     etag_matches,
@@ -83,3 +85,22 @@ def test_accept_encoding_and_if_none_match() -> None:
     assert etag_matches('W/"abc", "x"', '"abc"')
     assert not etag_matches('"abd"', '"abc"')
     assert not etag_matches(None, '"abc"')
+
+
+def _imports(module: Path) -> set[Path]:
+    found = re.findall(r"^import .*? from \"(\.[^\"]+)\";", module.read_text(), re.MULTILINE)
+    return {(module.parent / rel).resolve() for rel in found}
+
+
+def test_index_preloads_every_module_main_imports() -> None:
+    """The page fetches its whole module graph at once (no chain of round trips)."""
+    static = STATIC_DIR.resolve()
+    seen: set[Path] = set()
+    todo = [static / "js" / "main.js"]
+    while todo:
+        for dep in _imports(todo.pop()) - seen:
+            seen.add(dep)
+            todo.append(dep)
+    html = (static / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/([^"]+)">', html))
+    assert preloaded == {str(p.relative_to(static)) for p in seen}
