@@ -2,6 +2,7 @@
 // live poll, and exposes window.localtrack (docs/UI.md "Test hooks").
 
 import { getJSON } from "./api.js";
+import { assignColors } from "./colors.js";
 import { startLive } from "./live.js";
 import * as runPage from "./run_page.js";
 import * as runsPanel from "./runs_panel.js";
@@ -47,6 +48,7 @@ function createApp() {
     const body = await getJSON("/api/runs");
     app.runs = body.runs;
     app.runsById = new Map(body.runs.map((r) => [r.run_id, r]));
+    assignColors(body.runs);
     app.root = body.root;
     if (!app.generation) app.generation = body.generation;
     app.events.emit("runs");
