@@ -21,6 +21,7 @@ from typing import Any
 
 from localtrack._store.layout import runs_root
 
+from . import tls
 from .log import EventLog
 from .loop import Daemon, Options
 from .report import report_all
@@ -154,6 +155,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if not reports:
             print(f"no runs under {opts.root}")
         return 1 if any(r.status == "needs a person" for r in reports) else 0
+    if tls.insecure():
+        sys.stderr.write(f"sync: warning: {tls.INSECURE_WARNING}\n")
     progress = _ProgressLine()
     log = EventLog(quiet=True)
     daemon = Daemon(opts, log=log, progress=progress)

@@ -22,6 +22,8 @@ from urllib3.connectionpool import HTTPConnectionPool
 
 from localtrack._errors import RetryLater
 
+from .tls import untrusted
+
 WHAT = "runs/log-batch"
 
 
@@ -131,6 +133,9 @@ class Lane:
 
     def _fail(self, e: BaseException) -> NoReturn:
         self.close()
+        refused = untrusted(e, self.where)
+        if refused is not None:
+            raise refused from None
         if isinstance(e, (TimeoutError, urllib3.exceptions.TimeoutError)):
             raise RetryLater(f"{WHAT}: timed out ({type(e).__name__})") from None
         raise RetryLater(f"{WHAT}: cannot reach {self.where} ({type(e).__name__})") from None

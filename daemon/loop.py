@@ -24,6 +24,7 @@ from localtrack._errors import NeedsPerson, RetryLater, SyncError
 from localtrack._store.layout import MARKER_NAME, SYNC_DIR, WRITERS_DIR
 from localtrack._store.runs import find_runs
 
+from . import tls
 from .lock import LEASE_S, Holder, Lease, LeaseLost, Locks
 from .log import EventLog
 from .remote import Remote
@@ -186,6 +187,11 @@ class Daemon:
         """Sync until stopped (or, with `once`, until every run had its pass); the exit code."""
         o = self.opts
         self.log("daemon_started", root=str(o.root), remote=public_url(o.uri), once=o.once)
+        if tls.insecure():
+            self.log(
+                "tls_insecure", level="warning", remote=public_url(o.uri),
+                message=tls.INSECURE_WARNING,
+            )  # fmt: skip
         watcher = None
         if o.watch and not o.once:
             o.root.mkdir(parents=True, exist_ok=True)  # training may not have logged yet

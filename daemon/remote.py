@@ -20,6 +20,7 @@ import requests
 
 from localtrack._errors import NeedsPerson, RetryLater, SyncError
 
+from . import tls
 from .lane import WHAT as LOG_BATCH
 from .lane import Lane
 from .state import public_url
@@ -52,16 +53,6 @@ class Credentials:
             password=os.environ.get("MLFLOW_TRACKING_PASSWORD") or parts.password,
             token=os.environ.get("MLFLOW_TRACKING_TOKEN"),
         )
-
-
-def _tls_verify() -> bool | str:
-    """MLflow's TLS settings (MLFLOW_TRACKING_INSECURE_TLS, …_SERVER_CERT_PATH), then requests'."""
-    if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
-        return False
-    for var in ("MLFLOW_TRACKING_SERVER_CERT_PATH", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        if os.environ.get(var):
-            return os.environ[var]
-    return True
 
 
 def classify(status: int, body: str, what: str) -> SyncError:
@@ -139,7 +130,7 @@ class Remote:
         self.session = requests.Session()
         # Proxies and CA bundle are read from the environment once, not on every request.
         self.session.proxies = requests.utils.get_environ_proxies(self.url)
-        self.session.verify = _tls_verify()
+        self.session.verify = tls.verify_setting()
         self.session.trust_env = False
         self.session.headers["Content-Type"] = "application/json"
         creds = credentials if credentials is not None else Credentials.from_env(uri)
@@ -176,6 +167,9 @@ class Remote:
         except requests.Timeout as e:
             raise RetryLater(f"{what}: timed out ({type(e).__name__})") from None
         except requests.RequestException as e:
+            refused = tls.untrusted(e, self.url)
+            if refused is not None:
+                raise refused from None
             raise RetryLater(f"{what}: cannot reach {self.url} ({type(e).__name__})") from None
         if reply.status_code != 200:
             raise classify(reply.status_code, reply.text, what)
