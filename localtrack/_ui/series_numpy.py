@@ -7,8 +7,9 @@ reduction is exactly m4.py's: the same x, the same pixel column of every point
 maximum finite point, the first x of each non-finite kind; raw points below the raw
 limit. Rows in step order (a writer's segments almost always are) are reduced without a
 sort: column bounds come from a binary search corrected against the exact column formula;
-rows out of order are sorted first. Where rows may be hidden by a purge, or a column holds
-nulls, `NotHere` is raised and the caller uses the DuckDB path.
+rows out of order are sorted first. A column with nulls, an unreadable file or more than
+MAX_ROWS rows to read raise `NotHere`; the caller then uses the DuckDB path (as it does
+where a purge may hide rows).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from localtrack._ui.wire import Series
 
 READ_COLUMNS = ["tag", "step", "wall_time", "value"]
 _EPOCH = datetime(1970, 1, 1)
+MAX_ROWS = 16_000_000
+"""At most this many rows (by the row groups' counts) are read into memory for one answer
+(16 bytes each, about 256 MB at most); a bigger request is left to DuckDB, whose memory is
+capped (snapshot.MEMORY_LIMIT)."""
 LOOP_ROWS = 512
 """With more rows than this per pixel column on average, each column's argmin is found on
 its own slice (a Python call each); with fewer, in one vectorised pass."""
@@ -35,15 +40,6 @@ its own slice (a Python call each); with fewer, in one vectorised pass."""
 
 class NotHere(Exception):
     """The request needs what only the DuckDB path does (nulls, a purge, an unreadable file)."""
-
-
-@dataclass
-class Rows:
-    """One run's rows of the tag: steps, wall times (epoch µs) and values, in file order."""
-
-    step: np.ndarray
-    wall: np.ndarray
-    value: np.ndarray
 
 
 def _numbers(table: pa.Table, name: str, dtype: str) -> np.ndarray:
@@ -77,36 +73,29 @@ def _plain(value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def read_rows(
-    paths: Sequence[str], tag: str, prune: tuple[str, float | None, float | None] | None = None
-) -> Rows:
-    """The rows of `tag` in `paths` (files of one run); with `prune` (column, lo, hi), only
-    the row groups whose statistics of that column may reach [lo, hi]."""
-    steps, walls, values = [], [], []
+def _tag_rows(table: pa.Table, tag: str) -> pa.Table:
+    keep = []
+    for chunk in table.column("tag").chunks:
+        names = chunk.dictionary.to_pylist()
+        if tag not in names:
+            keep.append(np.zeros(len(chunk), bool))
+            continue
+        keep.append(chunk.indices.to_numpy(zero_copy_only=False) == names.index(tag))
+    mask = np.concatenate(keep) if keep else np.zeros(0, bool)
+    return table if mask.all() else table.filter(pa.array(mask))
+
+
+def first_wall_us(paths: Sequence[str], tag: str) -> int | None:
+    """The least wall time (epoch µs) of `tag` in `paths`: x = relative counts from it."""
+    least = None
     for path in paths:
-        file = pq.ParquetFile(path, read_dictionary=["tag"])
-        if prune is None:
-            table = file.read(columns=READ_COLUMNS)
-        else:
-            groups = row_groups(file.metadata, *prune)
-            table = file.read_row_groups(groups, columns=READ_COLUMNS)
-        keep = []
-        for chunk in table.column("tag").chunks:
-            names = chunk.dictionary.to_pylist()
-            if tag not in names:
-                keep.append(np.zeros(len(chunk), bool))
-                continue
-            indices = chunk.indices.to_numpy(zero_copy_only=False)
-            keep.append(indices == names.index(tag))
-        mask = np.concatenate(keep) if keep else np.zeros(0, bool)
-        if not mask.all():
-            table = table.filter(pa.array(mask))
-        steps.append(_numbers(table, "step", "int64"))
-        walls.append(_numbers(table, "wall_time", "int64"))
-        values.append(_numbers(table, "value", "float64"))
-    if not paths:
-        return Rows(np.empty(0, "int64"), np.empty(0, "int64"), np.empty(0, "float64"))
-    return Rows(np.concatenate(steps), np.concatenate(walls), np.concatenate(values))
+        table = _tag_rows(
+            pq.read_table(path, columns=["tag", "wall_time"], read_dictionary=["tag"]), tag
+        )
+        if len(table):
+            low = int(_numbers(table, "wall_time", "int64").min())
+            least = low if least is None else min(least, low)
+    return least
 
 
 @dataclass
@@ -119,31 +108,72 @@ class InRange:
     offset_us: int | None
 
 
-def in_range(rows: Rows, req: SeriesRequest, run: str) -> InRange:
-    """The run's points as m4.py's x, filtered by the request's range and `after`."""
-    offset = int(rows.wall.min()) if req.x == "relative" and len(rows.wall) else None
+def _x_of(table: pa.Table, req: SeriesRequest, offset: int | None) -> np.ndarray:
+    """m4.py's x of each row."""
     if req.x == "step":
-        x = rows.step.astype(np.float64)
-    elif offset is None:
-        x = rows.wall / 1e6
-    else:
-        x = (rows.wall - offset) / 1e6
+        return _numbers(table, "step", "int64").astype(np.float64)
+    wall = _numbers(table, "wall_time", "int64")
+    return wall / 1e6 if offset is None else (wall - offset) / 1e6
+
+
+def _in_range(x: np.ndarray, req: SeriesRequest, run: str) -> np.ndarray | None:
     tests = [x >= float(req.xmin)] if req.xmin is not None else []
     if req.xmax is not None:
         tests.append(x <= float(req.xmax))
     if run in req.after:
         tests.append(x > float(req.after[run]))
-    y, wall = rows.value, rows.wall
-    if tests:
-        keep = np.logical_and.reduce(tests)
-        x, y, wall = x[keep], y[keep], wall[keep]
-    if len(x) > 1 and not bool(np.all(x[1:] >= x[:-1])):
+    return np.logical_and.reduce(tests) if tests else None
+
+
+Plan = list[tuple[pq.ParquetFile, list[int]]]
+"""A run's files to read and, of each, the row groups."""
+
+
+def plan(paths: Sequence[str], req: SeriesRequest, run: str) -> Plan:
+    """The row groups of `paths` whose statistics may hold rows in the request's range."""
+    prune = pruning(req, run)
+    files = [pq.ParquetFile(path, read_dictionary=["tag"]) for path in paths]
+    return [
+        (
+            f,
+            list(range(f.metadata.num_row_groups))
+            if prune is None
+            else row_groups(f.metadata, *prune),
+        )
+        for f in files
+    ]
+
+
+def planned_rows(planned: Plan) -> int:
+    return sum(f.metadata.row_group(i).num_rows for f, gs in planned for i in gs)
+
+
+def read_in_range(paths: Sequence[str], planned: Plan, req: SeriesRequest, run: str) -> InRange:
+    """The run's points of the tag in range, as m4.py's x; files (`planned` from `paths`) are
+    read a row group at a time into two preallocated arrays (x, y), so memory stays near 16
+    bytes a row read."""
+    offset = first_wall_us(paths, req.tag) if req.x == "relative" else None
+    size = planned_rows(planned)
+    x, y = np.empty(size, np.float64), np.empty(size, np.float64)
+    at, first = 0, None
+    for f, g in ((f, g) for f, gs in planned for g in gs):
+        table = _tag_rows(f.read_row_group(g, columns=READ_COLUMNS), req.tag)
+        fx, fy = _x_of(table, req, offset), _numbers(table, "value", "float64")
+        wall = _numbers(table, "wall_time", "int64")
+        keep = _in_range(fx, req, run)
+        if keep is not None:
+            fx, fy, wall = fx[keep], fy[keep], wall[keep]
+        x[at : at + len(fx)], y[at : at + len(fx)] = fx, fy
+        at += len(fx)
+        if len(wall):
+            first = int(wall.min()) if first is None else min(first, int(wall.min()))
+    x, y = x[:at], y[:at]
+    if at > 1 and not bool(np.all(x[1:] >= x[:-1])):
         order = np.argsort(x, kind="stable")
         x, y = x[order], y[order]
-    if not len(x):
+    if not at:
         return InRange(x, y, RunStats(0, None, None, None), offset)
-    stats = RunStats(len(x), float(x[0]), float(x[-1]), int(wall.min()))
-    return InRange(x, y, stats, offset)
+    return InRange(x, y, RunStats(at, float(x[0]), float(x[-1]), first), offset)
 
 
 def _column_of(x: np.ndarray, lo: float, hi: float, width: int) -> np.ndarray:
@@ -259,14 +289,21 @@ def reduce_files(files: dict[str, list[str]], req: SeriesRequest, threads: int) 
     """Each run's series for `req`; `files[run]` are the run's scalars files."""
     req.check()
 
-    def load(run: str) -> InRange:
+    try:
+        plans = [plan(files.get(run, []), req, run) for run in req.runs]
+    except (OSError, pa.ArrowException) as e:
+        raise NotHere(str(e)) from e
+    if sum(planned_rows(p) for p in plans) > MAX_ROWS:
+        raise NotHere("more rows than MAX_ROWS")
+
+    def load(i: int) -> InRange:
+        run = req.runs[i]
         try:
-            rows = read_rows(files.get(run, []), req.tag, pruning(req, run))
+            return read_in_range(files.get(run, []), plans[i], req, run)
         except (OSError, pa.ArrowException) as e:
             raise NotHere(str(e)) from e
-        return in_range(rows, req, run)
 
     with ThreadPoolExecutor(max(1, min(threads, len(req.runs)))) as pool:
-        parts = list(pool.map(load, req.runs))
+        parts = list(pool.map(load, range(len(req.runs))))
     span = x_range(req, [p.stats for p in parts])
     return [_series(run, p, req, span) for run, p in zip(req.runs, parts, strict=True)]

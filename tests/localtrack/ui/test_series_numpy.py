@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from localtrack._ui import series_numpy
 from localtrack._ui.m4 import SeriesRequest
 from localtrack._ui.series import reduce_series
-from localtrack._ui.series_numpy import column_bounds, reduce_files, row_groups
+from localtrack._ui.series_numpy import NotHere, column_bounds, reduce_files, row_groups
 from localtrack._ui.wire import Series
 
 T0_US = 1_700_000_000_000_000
@@ -99,3 +100,14 @@ def test_row_groups_outside_the_range_are_skipped(tmp_path: Path) -> None:
     assert row_groups(meta, "step", None, None) == list(range(10))
     wall = (T0_US + 2_500 * 10_000) / 1.0
     assert row_groups(meta, "wall_time", wall, wall) == [2]
+
+
+def test_more_rows_than_the_budget_are_left_to_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = store(tmp_path, shuffle=False)
+    monkeypatch.setattr(series_numpy, "MAX_ROWS", 10_000)
+    req = SeriesRequest("loss", ("a", "b"))
+    with pytest.raises(NotHere):
+        reduce_files(files, req, threads=1)
+    assert len(reduce_files(files, SeriesRequest("loss", ("b",)), threads=1)) == 1
