@@ -45,6 +45,10 @@ QUICK_FIRST = 200
 """With more scalars files than this, the first snapshot is made without per-tag tails (a
 first scan of a big store takes seconds) and the full one follows at once."""
 
+FULL_AFTER_SECS = 0.4
+"""How long the full snapshot waits after the quick first one is published: a first page's
+tags and series requests (tens of ms each) then do not share two cores with its build."""
+
 Prepare = Callable[[duckdb.DuckDBPyConnection, StoreListing, bool], dict[str, Any]]
 """Makes a snapshot's facts; with False only what is quick (the first snapshot: `partial`)."""
 
@@ -213,9 +217,10 @@ class Snapshots:
                 self._cond.notify_all()
             took = time.monotonic() - started
             current = self._current
-            if current is not None and current.facts.get("partial"):
-                continue  # the full snapshot follows the quick first one at once
-            self._wake.wait(max(self.interval, 2 * took))
+            partial = current is not None and current.facts.get("partial")
+            # the full snapshot follows the quick first one, once the page's first requests
+            # (tags and series of a few runs) had the cores to themselves
+            self._wake.wait(FULL_AFTER_SECS if partial else max(self.interval, 2 * took))
             self._wake.clear()
 
     def _refresh_once(self) -> None:
