@@ -135,6 +135,15 @@ def test_every_run_is_listed_with_the_status_it_ended_in(
     assert "q=" in page.url
 
 
+def swatch_colours(page: Any, ids: list[str]) -> dict[str, str]:
+    return {
+        i: page.locator(row(i))
+        .locator(".swatch")
+        .evaluate("e => getComputedStyle(e).backgroundColor")
+        for i in ids
+    }
+
+
 def test_latest_five_are_selected_and_a_checkbox_adds_a_run(
     tmp_path: Path, ui: Any, page: Any
 ) -> None:
@@ -154,6 +163,12 @@ def test_latest_five_are_selected_and_a_checkbox_adds_a_run(
     page.wait_for_selector("[data-testid=chart][data-tag=loss][data-state=drawn]")
     legend = page.locator("[data-testid=chart][data-tag=loss] [data-testid=legend-value]")
     assert sorted(legend.evaluate_all("els => els.map(e => e.dataset.runId)")) == sorted(ids[2:])
+    # The five selected by default have five different colours, the same after a reload.
+    colours = swatch_colours(page, ids)
+    assert len({colours[i] for i in ids[2:]}) == 5
+    page.reload()
+    page.wait_for_selector(ROW)
+    assert swatch_colours(page, ids) == colours
 
     page.locator(row(ids[0])).locator("input[type=checkbox]").check()
     assert f"runs={ids[0]}" in page.url or f",{ids[0]}" in page.url

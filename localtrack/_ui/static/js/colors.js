@@ -38,14 +38,14 @@ function byStart(a, b) {
 export function colorIndices(runs) {
   const ordered = [...runs].sort(byStart);
   const out = new Map();
-  const window = [];
+  const recent = [];
   for (const run of ordered) {
-    const taken = new Set(window);
+    const taken = new Set(recent);
     let slot = fnv1a(String(run.run_id)) % PALETTE.length;
     while (taken.has(slot)) slot = (slot + 1) % PALETTE.length;
     out.set(run.run_id, slot);
-    window.push(slot);
-    if (window.length > PALETTE.length - 1) window.shift();
+    recent.push(slot);
+    if (recent.length > PALETTE.length - 1) recent.shift();
   }
   return out;
 }
