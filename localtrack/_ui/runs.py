@@ -94,7 +94,7 @@ def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing, full: bool) -
     """
     per_tag = run_tags(con, listing) if full else TAILS_SCHEMA.empty_table()
     root = os.path.abspath(listing.root)
-    digest = runs_cache.listing_digest(listing)
+    digest = runs_cache.listing_digest(listing, RUNS_SQL)
     rows = runs_cache.load(listing.root, digest) if digest is not None else None
     if rows is None:
         rows = runs_rows(con, per_tag)

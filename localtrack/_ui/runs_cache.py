@@ -20,17 +20,20 @@ from typing import Any
 
 from localtrack._query.files import StoreListing, marker_mtime
 from localtrack._query.last_values import cache_path
+from localtrack._query.views import RUNS_VIEW_SQL
 from localtrack._store.runs import LEASE_STALE_SECS
 from localtrack._store.segments import write_atomic
 
 VERSION = 1
 
 
-def listing_digest(listing: StoreListing, now: float | None = None) -> str | None:
-    """What the runs rows of `listing` depend on, as a hash; None when the clock matters too
+def listing_digest(listing: StoreListing, query: str, now: float | None = None) -> str | None:
+    """What the runs rows of `listing` depend on, as a hash (with the text of `query` and of
+    the runs view, so that other code never reuses them); None when the clock matters too
     (a live writer or a fresh marker)."""
     now = time.time() if now is None else now
     h = hashlib.sha256(f"v{VERSION}\0{os.path.abspath(listing.root)}\0".encode())
+    h.update(f"{query}\0{RUNS_VIEW_SQL}\0".encode())
     for run in sorted(listing.runs, key=lambda r: str(r.path)):
         made = marker_mtime(run.path)
         if run.has_live_writer(now) or (made or 0.0) > now - LEASE_STALE_SECS:

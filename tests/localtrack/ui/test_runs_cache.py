@@ -11,7 +11,7 @@ import pytest
 import localtrack
 from localtrack._query.files import list_store
 from localtrack._ui import runs_cache, snapshot
-from localtrack._ui.runs import prepare
+from localtrack._ui.runs import RUNS_SQL, prepare
 
 MARKER = "localtrack-run.json"
 
@@ -69,9 +69,9 @@ def test_a_restarted_server_has_last_steps_in_its_first_answer(
 def test_nothing_is_kept_while_a_marker_is_fresh(tmp_path: Path) -> None:
     write(tmp_path, "a", 10, age_s=0)
     listing = list_store(tmp_path)
-    assert runs_cache.listing_digest(listing) is None
+    assert runs_cache.listing_digest(listing, RUNS_SQL) is None
     age(tmp_path, "a", 3600)
-    assert runs_cache.listing_digest(list_store(tmp_path)) is not None
+    assert runs_cache.listing_digest(list_store(tmp_path), RUNS_SQL) is not None
 
 
 def test_the_store_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
