@@ -8,6 +8,14 @@ Rows a `purge_step` hides (localtrack/_query/purge.py: an earlier writer's steps
 before the purge) stay in the table and in those counts, so a purge that appears between two
 passes never shifts which rows "the first n" are; they are only left out of request bodies, and
 count as handled once the batch around them is acknowledged.
+
+A key a W&B-API writer logged twice at one step (an `overwrite` event; the query views keep only
+the last value, localtrack/_query/overwrite.py) is sent as every row it has, on purpose: MLflow
+appends metric points and can neither replace nor delete one, and the uploader sends rows as
+they are sealed, so the first value may be on the server before the second is logged. Leaving
+out earlier rows only when both happen to be read together would make the server's history
+depend on seal timing; sending both keeps it the same whatever the timing, and MLflow's latest
+value (greatest step, then timestamp in ms, then value) is normally the one the views keep.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from localtrack._errors import UsageError
-from localtrack._query import pins, purge, views
+from localtrack._query import overwrite, pins, purge, views
 from localtrack._query.files import StoreListing, list_store, warn_skipped
 from localtrack._query.purge_events import purge_events
 from localtrack._query.readonly import ReadOnlyConnection
@@ -70,17 +70,23 @@ def build_connection(
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None:
-    rules = _purge_rules(con, listing)
-    run_ids = {run.path: run.marker["run_id"] for run in listing.runs} if rules else {}
+    events = purge_events(con, listing)
+    rules = purge.rules(events)
+    repeats = overwrite.overwriters(events)
+    run_ids = {run.path: run.marker["run_id"] for run in listing.runs} if rules or repeats else {}
     for stream, paths in listing.files.items():
         if not paths:
             con.register(views.empty_table_name(stream), STREAMS[stream].empty_table())
         con.execute(views.stream_view_sql(stream, [listing.read_path(p) for p in paths]))
         if stream in TAGGED_STREAMS:
             hit = purge.affected(paths, rules, run_ids) if rules else [False] * len(paths)
-            plain = [listing.read_path(p) for p, h in zip(paths, hit, strict=True) if not h]
-            filtered = [listing.read_path(p) for p, h in zip(paths, hit, strict=True) if h]
-            con.execute(views.visible_view_sql(stream, plain, filtered, purge.hidden_sql(rules)))
+            last = purge.of_writers(paths, repeats, run_ids) if repeats else [False] * len(paths)
+            sets: tuple[list[str], list[str], list[str]] = ([], [], [])
+            for p, h, w in zip(paths, hit, last, strict=True):
+                sets[2 if w else 1 if h else 0].append(listing.read_path(p))
+            plain, filtered, latest = sets
+            hidden = purge.hidden_sql(rules)
+            con.execute(views.visible_view_sql(stream, plain, filtered, hidden, latest))
     for stream in views.KEYED_STREAMS:
         con.execute(views.keyed_view_sql(stream))
     con.register(views.MARKERS_TABLE, markers_table(listing.runs))
@@ -90,11 +96,6 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
     allowed = listing.allowed_paths()
     for statement in views.LOCKDOWN_SQL:
         con.execute(statement, {"paths": allowed} if "$paths" in statement else None)
-
-
-def _purge_rules(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> list[purge.Purge]:
-    """The store's purge rules, from the `events` files of multi-writer runs only (cached)."""
-    return purge.rules(purge_events(con, listing))
 
 
 def connect(

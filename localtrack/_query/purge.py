@@ -157,12 +157,18 @@ def affected(
     paths: Sequence[Path], found: Sequence[Purge], run_ids: Mapping[Path, str]
 ) -> list[bool]:
     """For each segment path, whether a rule may hide some of its rows (its run and writer)."""
-    targets = {(p.run_id, p.writer) for p in found}
+    return of_writers(paths, {(p.run_id, p.writer) for p in found}, run_ids)
+
+
+def of_writers(
+    paths: Sequence[Path], writers: set[tuple[str, str]], run_ids: Mapping[Path, str]
+) -> list[bool]:
+    """For each segment path, whether its (run_id, writer) is one of `writers`."""
     out = []
     for path in paths:
         name = parse_segment_name(path.name)
         run_id = run_ids.get(path.parent.parent)
-        out.append(name is not None and (run_id, name.writer) in targets)
+        out.append(name is not None and (run_id, name.writer) in writers)
     return out
 
 

@@ -1,7 +1,8 @@
-"""The `start` and `purge` events the purge rules need, reading each `events` file once ever.
+"""The `start`, `purge` and `overwrite` events the views need, reading each `events` file once ever.
 
 Only runs whose `events` folder holds files of two writers or more can have a purge that hides
-anything (purge.multi_writer_runs); their files' `start` and `purge` rows are kept, per file, in
+anything (purge.multi_writer_runs), and only W&B-API runs (marker `api`) an `overwrite`
+(overwrite.py); their files' `start`, `purge` and `overwrite` rows are kept, per file, in
 a small cache outside the store beside last_values' (`$LOCALTRACK_CACHE_DIR`, else
 ~/.cache/localtrack), keyed by path, size and mtime. Segments never change once published, so
 a later `connect()` reads only files it has not seen: a store of many multi-writer runs (DDP
@@ -24,7 +25,7 @@ from localtrack._query.last_values import cache_path
 from localtrack._query.purge import EventRow, events_of, multi_writer_runs
 from localtrack._store.segments import write_atomic
 
-CACHE_NAME = "purge-events-v1.parquet"
+CACHE_NAME = "purge-events-v2.parquet"
 
 FILE_EVENTS = pa.schema(
     [
@@ -38,13 +39,13 @@ FILE_EVENTS = pa.schema(
         pa.field("payload", pa.string()),
     ]
 )
-"""One row per `start`/`purge` event of a file, or one row with a null `kind` for a file that
+"""One row per `start`/`purge`/`overwrite` event of a file, or one row with a null `kind` for a file that
 has none (so it counts as seen)."""
 
 _FILE_SQL = """
     SELECT filename, run_id, writer, kind, wall_time, payload
     FROM read_parquet($files, filename = true, hive_partitioning = false)
-    WHERE kind IN ('start', 'purge')
+    WHERE kind IN ('start', 'purge', 'overwrite')
 """
 
 
@@ -92,7 +93,7 @@ def scan_files(
     read_paths = {listing.read_path(keys[p][0]): p for p in paths}
     rows = con.sql(_FILE_SQL, params={"files": list(read_paths)}).arrow().read_all()
     real = [read_paths[f] for f in rows.column("filename").to_pylist()]
-    quiet = sorted(set(paths) - set(real))  # files without a start or purge event
+    quiet = sorted(set(paths) - set(real))  # files without such an event
     columns: dict[str, list[object]] = {
         "path": [*real, *quiet],
         "size": [keys[p][1] for p in [*real, *quiet]],
@@ -115,8 +116,11 @@ def save_cache(table: pa.Table) -> None:
 
 
 def purge_events(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> list[EventRow]:
-    """The `start` and `purge` events of the listing's multi-writer runs."""
-    candidates = multi_writer_runs(listing.files.get("events", []))
+    """The `start`, `purge` and `overwrite` events of the listing's multi-writer and W&B runs."""
+    files = listing.files.get("events", [])
+    wandb = {run.path for run in listing.runs if run.marker.get("api") == "wandb"}
+    multi = set(multi_writer_runs(files))
+    candidates = [p for p in files if p in multi or p.parent.parent in wandb]
     if not candidates:
         return []
     keys = file_keys(listing, candidates)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from localtrack._query.overwrite import LATEST_SQL
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 
 KEYED_STREAMS = ("config", "summary")
@@ -43,13 +44,15 @@ def file_list_sql(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join(quote(str(p)) for p in paths) + "]"
 
 
-def _source_sql(stream: str, paths: Sequence[str | Path]) -> str:
-    """SELECT the stream's columns from `paths` (or from its empty table when there are none)."""
-    columns = ", ".join(ident(c) for c in STREAMS[stream].names)
+def _source_sql(stream: str, paths: Sequence[str | Path], row_numbers: bool = False) -> str:
+    """SELECT the stream's columns from `paths` (or from its empty table when there are none);
+    with `row_numbers`, also each row's position in its file as `file_row_number`."""
+    names = STREAMS[stream].names
+    columns = ", ".join(ident(c) for c in names)
     if paths:
         source = (
             f"read_parquet({file_list_sql(paths)}, hive_partitioning = false, "
-            "binary_as_string = false)"
+            f"binary_as_string = false{', file_row_number = true' if row_numbers else ''})"
         )
     else:
         source = ident(empty_table_name(stream))
@@ -62,21 +65,32 @@ def stream_view_sql(stream: str, paths: Sequence[str | Path]) -> str:
 
 
 def visible_view_sql(
-    stream: str, plain: Sequence[str | Path], filtered: Sequence[str | Path], hidden: str
+    stream: str,
+    plain: Sequence[str | Path],
+    filtered: Sequence[str | Path],
+    hidden: str,
+    latest: Sequence[str | Path] = (),
 ) -> str:
-    """CREATE VIEW of a tagged stream's rows that no purge hides.
+    """CREATE VIEW of a tagged stream's rows that no purge hides and no later value replaces.
 
     `plain` files are read as they are (no purge hides any of their rows); rows of `filtered`
-    files are kept unless the SQL condition `hidden` holds. Without filtered files the view
-    is the raw view itself, so a store without purges pays nothing.
+    files are kept unless the SQL condition `hidden` holds; `latest` files (of writers that
+    logged a key twice at one step, overwrite.py) also keep only the last row per (run_id,
+    writer, tag, step). Without filtered or latest files the view is the raw view itself, so
+    a store without purges or overwrites pays nothing.
     """
     name = ident(stream)
-    if not filtered:
+    if not filtered and not latest:
         return f"CREATE VIEW {name} AS SELECT * FROM {ident(raw_view_name(stream))}"
-    kept = f"{_source_sql(stream, filtered)} WHERE NOT coalesce({hidden}, FALSE)"
-    if not plain:
-        return f"CREATE VIEW {name} AS {kept}"
-    return f"CREATE VIEW {name} AS {_source_sql(stream, plain)} UNION ALL {kept}"
+    keep = f"WHERE NOT coalesce({hidden}, FALSE)"
+    parts = [f"{_source_sql(stream, plain)}"] if plain else []
+    if filtered:
+        parts.append(f"{_source_sql(stream, filtered)} {keep}")
+    if latest:
+        columns = ", ".join(ident(c) for c in STREAMS[stream].names)
+        last = f"{_source_sql(stream, latest, row_numbers=True)} {keep} {LATEST_SQL}"
+        parts.append(f"SELECT {columns} FROM ({last})")
+    return f"CREATE VIEW {name} AS " + " UNION ALL ".join(parts)
 
 
 def keyed_view_sql(stream: str) -> str:

@@ -82,6 +82,9 @@ class Run:
         self._block_cap = core.block_soft_cap
         self._closed = False
         self._step = 0
+        self._last_step = -1  # the step of the previous log() call
+        self._step_keys: Any = ()  # the keys logged at it (a set once a second call lands)
+        self._overwrote = False  # whether this writer recorded its `overwrite` event
         self._hooks: list[Any] = []
         self.config = _Config(self._persist("config"), _saved(core.run_dir, "config"))
         self.summary = RunSummary(self._persist("summary"))
@@ -155,6 +158,11 @@ class Run:
                     return
                 step = vetted
             self._step = step
+        if step == self._last_step:  # only a call at the previous call's step does key work
+            self._same_step(data)
+        else:
+            self._last_step = step
+            self._step_keys = data
         now = _now()
         values = data.values()
         if _PLAIN.issuperset(map(type, values)):  # only plain numbers: the columnar fast path
@@ -189,6 +197,20 @@ class Run:
         self._advance(step, commit)
         if len(rows) >= self._limit[0]:
             self._core.scalar_pressure(rows)
+
+    def _same_step(self, data: Mapping[str, Any]) -> None:
+        """A second log() at one step: W&B keeps the last value of a key logged twice there.
+
+        The first repeated key of this writer records one `overwrite` event; queries then keep
+        the last row per (tag, step) of this writer (localtrack/_query/overwrite.py). Every row
+        stays on disk."""
+        keys = self._step_keys
+        if type(keys) is not set:
+            keys = self._step_keys = set(keys)
+        if not self._overwrote and not keys.isdisjoint(data):
+            self._overwrote = True
+            self._core.record("events", {"kind": "overwrite", "payload": None})
+        keys.update(data)
 
     def _advance(self, step: int, commit: bool | None) -> None:
         if commit:
