@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import localtrack
@@ -89,3 +90,13 @@ def test_summary_writer_keeps_every_point(tmp_path: Path) -> None:
     writer.add_scalar("a", 2.0, 5)
     writer.close()
     assert points(tmp_path) == [("a", 5, 1.0), ("a", 5, 2.0)]
+
+
+def test_an_image_logged_twice_at_one_step_keeps_the_last(tmp_path: Path) -> None:
+    run = localtrack.init(project="p", dir=tmp_path)
+    run.log({"img": localtrack.Image(np.zeros((2, 2, 3), np.uint8))}, step=1)
+    run.log({"img": localtrack.Image(np.ones((4, 4, 3), np.uint8))}, step=1)
+    run.finish()
+    rows = localtrack.sql("SELECT step, width FROM images", tmp_path).fetchall()
+    assert rows == [(1, 4)]
+    assert localtrack.sql("SELECT count(*) FROM _images_all", tmp_path).fetchall() == [(2,)]
