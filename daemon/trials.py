@@ -147,6 +147,9 @@ class TrialUpload:
             run = RemoteRun.from_json(made)
             self.found()[trial.trial_id] = run
             self.log("trial_created", run=self.local_run_id, mlflow_run=run.run_id)
+        else:  # found: its parent may be a duplicate retired since (converge.py)
+            tags = [(PARENT_TAG, self.parent), ("mlflow.runName", trial.name)]
+            self.remote.log_batch(encode.entities_body(run.run_id, "tags", tags))
         params = [
             (encode.mlflow_key(k), encode.truncate(v, encode.MAX_PARAM_VALUE_CHARS)[0])
             for k, v in sorted(trial.params.items())
