@@ -6,7 +6,8 @@ query every run with DuckDB SQL, sync to an MLflow tracking server later. torch 
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from localtrack._errors import (
     ClosedError,
@@ -19,13 +20,31 @@ from localtrack._errors import (
     SyncError,
     UsageError,
 )
-from localtrack._query import compact, connect, sql
-from localtrack._store.layout import FORMAT_VERSION
-from localtrack._writer.media import Histogram, Image
-from localtrack._writer.run import Run, current, init
-from localtrack._writer.summary_writer import SummaryWriter
-from localtrack._writer.tables import Table
-from localtrack._writer.wandb_extras import login
+
+if TYPE_CHECKING:
+    from localtrack._query import compact, connect, sql
+    from localtrack._store.layout import FORMAT_VERSION
+    from localtrack._writer.media import Histogram, Image
+    from localtrack._writer.run import Run, init
+    from localtrack._writer.summary_writer import SummaryWriter
+    from localtrack._writer.tables import Table
+    from localtrack._writer.wandb_extras import login
+
+_LAZY = {
+    "compact": "localtrack._query",
+    "connect": "localtrack._query",
+    "sql": "localtrack._query",
+    "FORMAT_VERSION": "localtrack._store.layout",
+    "Histogram": "localtrack._writer.media",
+    "Image": "localtrack._writer.media",
+    "Run": "localtrack._writer.run",
+    "init": "localtrack._writer.run",
+    "SummaryWriter": "localtrack._writer.summary_writer",
+    "Table": "localtrack._writer.tables",
+    "login": "localtrack._writer.wandb_extras",
+}
+"""Public names imported on first use: `import localtrack` loads no pyarrow, DuckDB or numpy
+(0.4 s), so `localtrack ui` listens at once and a training script pays only for what it uses."""
 
 __version__ = "0.1.0"
 
@@ -63,8 +82,14 @@ __all__ = [
 ]
 
 
+def _current() -> Run | None:
+    from localtrack._writer.run import current
+
+    return current()
+
+
 def _run(what: str) -> Run:
-    run = current()
+    run = _current()
     if run is None:
         raise UsageError(f"localtrack.{what} needs a run: call localtrack.init() first")
     return run
@@ -105,7 +130,7 @@ def alert(title: str, text: str, level: str | None = None, wait_duration: Any = 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the current run, if any."""
-    run = current()
+    run = _current()
     if run is not None:
         run.finish(exit_code=exit_code)
 
@@ -125,15 +150,21 @@ def load_ipython_extension(ipython: Any) -> None:
     load(ipython)
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     # localtrack.ui is imported on first use: `import localtrack` starts no server code.
     if name == "ui":
-        import importlib
-
         return importlib.import_module("localtrack.ui")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # once: later lookups skip this hook
+        return value
     # localtrack.config, .summary and .run follow the current run, as wandb.config does.
     if name == "run":
-        return current()
+        return _current()
     if name in ("config", "summary"):
         return getattr(_run(name), name)
     raise AttributeError(f"module 'localtrack' has no attribute {name!r}")
