@@ -93,6 +93,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
     con.register(views.LIVE_STATUS_TABLE, live_status_table(listing.runs))
     con.execute(views.RUNS_VIEW_SQL)
     con.register(purge.PURGES_TABLE, purge.rules_table(rules))
+    con.register(overwrite.OVERWRITERS_TABLE, overwrite.overwriters_table(repeats))
     allowed = listing.allowed_paths()
     for statement in views.LOCKDOWN_SQL:
         con.execute(statement, {"paths": allowed} if "$paths" in statement else None)

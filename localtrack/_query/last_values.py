@@ -16,10 +16,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from localtrack._query import purge
+from localtrack._query import overwrite, purge
 from localtrack._query.files import StoreListing
+from localtrack._query.views import quote
 from localtrack._store.schema import WALL_TIME
 from localtrack._store.segments import write_atomic
 
@@ -161,6 +163,28 @@ def run_tags(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> pa.Table:
         file_tags = pa.concat_tables([file_tags, shown])
     con.register("file_tags", file_tags)
     try:
-        return con.sql(RUN_TAGS_SQL).arrow().read_all()
+        tags = con.sql(RUN_TAGS_SQL).arrow().read_all()
     finally:
         con.unregister("file_tags")
+    return with_overwriters(con, tags)
+
+
+def with_overwriters(con: duckdb.DuckDBPyConnection, tags: pa.Table) -> pa.Table:
+    """`tags` with the rows of W&B runs that logged a key twice at one step taken from the
+    `scalars` view, which keeps one value per step (overwrite.py); per-file tails count both."""
+    marked = sorted(overwrite.connection_overwriters(con))
+    if not marked:
+        return tags
+    names = ", ".join(quote(r) for r in marked)
+    viewed = (
+        con.sql(
+            "SELECT run_id, tag, count(*) AS points, max(step) AS last_step, "
+            "arg_max(value, (step, wall_time)) AS last_value, max(wall_time) AS last_time, "
+            f"min(value) AS min, max(value) AS max FROM scalars WHERE run_id IN ({names}) "
+            "GROUP BY run_id, tag"
+        )
+        .arrow()
+        .read_all()
+    )
+    keep = pc.invert(pc.is_in(tags.column("run_id"), pa.array(marked, pa.string())))
+    return pa.concat_tables([tags.filter(keep), viewed.cast(tags.schema)])

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import duckdb
+import pyarrow as pa
+
 from localtrack._query.purge import EventRow
 
 KIND = "overwrite"
+
+OVERWRITERS_TABLE = "_overwriters"
+"""The connection's table of the (run_id, writer) pairs whose repeats the views drop."""
 
 LATEST_SQL = (
     "QUALIFY row_number() OVER (PARTITION BY run_id, writer, tag, step "
@@ -27,3 +33,18 @@ LATEST_SQL = (
 def overwriters(events: Iterable[EventRow]) -> set[tuple[str, str]]:
     """The (run_id, writer) pairs that recorded an `overwrite` event."""
     return {(e.run_id, e.writer) for e in events if e.kind == KIND}
+
+
+def overwriters_table(pairs: Iterable[tuple[str, str]]) -> pa.Table:
+    """The pairs as the connection's `_overwriters` table."""
+    found = sorted(pairs)
+    return pa.table(
+        {"run_id": [r for r, _ in found], "writer": [w for _, w in found]},
+        schema=pa.schema([pa.field("run_id", pa.string()), pa.field("writer", pa.string())]),
+    )
+
+
+def connection_overwriters(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The runs with a writer so marked, from a connection made by connect()."""
+    rows = con.sql(f"SELECT DISTINCT run_id FROM {OVERWRITERS_TABLE}").fetchall()
+    return {str(r[0]) for r in rows}

@@ -16,11 +16,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from localtrack._query import purge
+from localtrack._query import overwrite, purge
 from localtrack._query.files import StoreListing
 from localtrack._query.last_values import run_tags
 from localtrack._query.run_facts import OTHER_STREAMS, gather
-from localtrack._query.views import file_list_sql
+from localtrack._query.views import file_list_sql, quote
+from localtrack._store.schema import TAGGED_STREAMS
 from localtrack._ui import runs_cache
 from localtrack._ui.answer import Answer, NotFound, json_answer
 from localtrack._ui.snapshot import Snapshot
@@ -112,6 +113,7 @@ def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing, full: bool) -
         "states": {r["run_id"]: r["status"] for r in rows},
         "root": root,
         "purges": purge.connection_rules(con),
+        "overwriters": overwrite.connection_overwriters(con),
         "partial": not full,
     }
 
@@ -177,10 +179,15 @@ def scanned(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _run_source(snap: Snapshot, stream: str, run: str) -> str | None:
-    """SQL reading only `run`'s files of `stream`, minus what a purge hides; None: no files."""
+    """SQL reading only `run`'s files of `stream`, minus what a purge hides; None: no files.
+
+    A W&B run that logged a key twice at one step is read through the stream's view, which
+    keeps the last value (overwrite.py): such runs are few, the view reads every run's files."""
     paths = snap.streams.get(stream, {}).get(run)
     if not paths:
         return None
+    if stream in TAGGED_STREAMS and run in snap.facts.get("overwriters", ()):
+        return f"(SELECT * FROM {stream} WHERE run_id = {quote(run)})"
     rules = [r for r in snap.facts.get("purges", ()) if r.run_id == run]
     hidden = f" WHERE NOT coalesce({purge.hidden_sql(rules)}, FALSE)" if rules else ""
     return (
@@ -214,7 +221,9 @@ def run_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str) -> Answ
     except (TypeError, ValueError):
         info["metadata"] = {}
     info["exit_code"] = exit_code(snap, cur, run)
-    partial = snap.facts.get("partial", False)
+    # The per-file tails cache counts every row: a quick snapshot has none, and a W&B run that
+    # logged a key twice at one step needs the view's one value per step (overwrite.py).
+    partial = snap.facts.get("partial", False) or run in snap.facts.get("overwriters", ())
     sources = {s: src for s in OTHER_STREAMS if (src := _run_source(snap, s, run)) is not None}
     facts = gather(cur, run, scalars=partial, run=False, sources=sources)
     return json_answer(

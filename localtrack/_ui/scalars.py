@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from localtrack._query import purge
-from localtrack._query.views import file_list_sql, ident
+from localtrack._query.views import file_list_sql, ident, quote
 from localtrack._ui import params as p
 from localtrack._ui.answer import Answer, BadRequest, json_answer
 from localtrack._ui.answer_cache import AnswerCache
@@ -43,6 +43,9 @@ def source_sql(snap: Snapshot, runs: Sequence[str]) -> str:
     if not paths:
         return _EMPTY
     columns = ", ".join(ident(c) for c in SCALAR_COLUMNS)
+    if any_overwriter(snap, runs):  # the view keeps a W&B run's last value per step (rare)
+        names = ", ".join(quote(r) for r in runs)
+        return f"(SELECT {columns} FROM scalars WHERE run_id IN ({names}))"
     rules = purges_of(snap, runs)
     where = f" WHERE NOT coalesce({purge.hidden_sql(rules)}, FALSE)" if rules else ""
     return (
@@ -54,6 +57,12 @@ def source_sql(snap: Snapshot, runs: Sequence[str]) -> str:
 def purges_of(snap: Snapshot, runs: Sequence[str]) -> list[purge.Purge]:
     """The purge rules that hide rows of `runs`."""
     return [r for r in snap.facts.get("purges", ()) if r.run_id in runs]
+
+
+def any_overwriter(snap: Snapshot, runs: Sequence[str]) -> bool:
+    """Whether a W&B run among `runs` logged a key twice at one step (overwrite.py)."""
+    marked = snap.facts.get("overwriters", ())
+    return any(r in marked for r in runs)
 
 
 def all_runs(snap: Snapshot) -> tuple[str, ...]:
@@ -142,7 +151,7 @@ def series_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, query: dict[st
 
 def series_body(snap: Snapshot, cur: duckdb.DuckDBPyConnection, req: SeriesRequest) -> bytes:
     series = None
-    if not purges_of(snap, req.runs):
+    if not purges_of(snap, req.runs) and not any_overwriter(snap, req.runs):
         with contextlib.suppress(NotHere):
             series = reduce_files(snap.files, req, THREADS)
     if series is None:
