@@ -1,38 +1,43 @@
-"""Series answers read with pyarrow and reduced in numpy: the same points as the DuckDB M4.
+"""Series answers read with pyarrow and reduced in numpy: the same points as the DuckDB M4,
+streamed, so memory stays near one row group per run in flight whatever the series' size.
 
 Only a tag's step, wall_time and value columns are read (the tag column as dictionary
-indices, compared once per chunk), each run's files in one thread of a pool. The
-reduction is exactly m4.py's: the same x, the same pixel column of every point
-(`floor((x - lo) * w / (hi - lo + eps))` clamped), per column the first, last, minimum and
-maximum finite point, the first x of each non-finite kind; raw points below the raw
-limit. Rows in step order (a writer's segments almost always are) are reduced without a
-sort: column bounds come from a binary search corrected against the exact column formula;
-rows out of order are sorted first. A column with nulls, an unreadable file or more than
-MAX_ROWS rows to read raise `NotHere`; the caller then uses the DuckDB path (as it does
-where a purge may hide rows).
+indices, compared once per row group), at most FILES_IN_FLIGHT runs at once. Two passes:
+the first counts each series' points in range and finds its x extent (from row-group
+statistics where a row group holds the tag only and no range applies, else from the tag and
+x columns), which fix the pixel columns (`floor((x - lo) * w / (hi - lo + eps))` clamped,
+as m4.py); the second keeps a raw series' points, or each row group's M4 candidates
+(m4_partial.py: first, last, minimum and maximum finite point per column, the first x of
+each non-finite kind), merged and reduced exactly as all the points would be, ties
+included. A column with nulls or an unreadable file raise `NotHere`; the caller then uses
+the DuckDB path (as it does where a purge may hide rows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from localtrack._ui.m4 import EPSILON, RunStats, SeriesRequest, x_range
+from localtrack._ui.m4 import RunStats, SeriesRequest, x_range
+from localtrack._ui.m4_partial import candidates, column_bounds, column_of, merge
 from localtrack._ui.series import m4_columns, raw_columns
 from localtrack._ui.wire import Series
 
 READ_COLUMNS = ["tag", "step", "wall_time", "value"]
 _EPOCH = datetime(1970, 1, 1)
-MAX_ROWS = 16_000_000
-"""At most this many rows (by the row groups' counts) are read into memory for one answer
-(16 bytes each, about 256 MB at most); a bigger request is left to DuckDB, whose memory is
-capped (snapshot.MEMORY_LIMIT)."""
+BATCH_ROWS = 1 << 20
+"""Rows read at a time (a writer's row groups hold 64k): memory per run in flight stays near
+this many rows of the four columns, whatever the series' size."""
+FILES_IN_FLIGHT = 2
+"""Runs read at once, so several runs cannot multiply that memory."""
+T = TypeVar("T")
 LOOP_ROWS = 512
 """With more rows than this per pixel column on average, each column's argmin is found on
 its own slice (a Python call each); with fewer, in one vectorised pass."""
@@ -85,14 +90,32 @@ def _tag_rows(table: pa.Table, tag: str) -> pa.Table:
     return table if mask.all() else table.filter(pa.array(mask))
 
 
-def first_wall_us(paths: Sequence[str], tag: str) -> int | None:
-    """The least wall time (epoch µs) of `tag` in `paths`: x = relative counts from it."""
+def _batches(
+    f: pq.ParquetFile,
+    groups: Sequence[int],
+    columns: list[str],
+    tag: str,
+    pure: Container[int] = frozenset(),
+) -> Iterator[pa.Table]:
+    """The rows of `tag` in row groups `groups` of `f`, at most BATCH_ROWS rows at a time
+    (the groups in `pure` are known to hold `tag` only: their tag column is not read)."""
+    for g in groups:
+        cols = [c for c in columns if c != "tag"] if g in pure else columns
+        if f.metadata.row_group(g).num_rows <= BATCH_ROWS:
+            tables = iter([f.read_row_group(g, columns=cols)])
+        else:
+            batches = f.iter_batches(BATCH_ROWS, row_groups=[g], columns=cols)
+            tables = (pa.Table.from_batches([b]) for b in batches)
+        for table in tables:
+            if len(table := table if g in pure else _tag_rows(table, tag)):
+                yield table
+
+
+def first_wall_us(files: Sequence[pq.ParquetFile], tag: str) -> int | None:
+    """The least wall time (epoch µs) of `tag` in `files`: x = relative counts from it."""
     least = None
-    for path in paths:
-        table = _tag_rows(
-            pq.read_table(path, columns=["tag", "wall_time"], read_dictionary=["tag"]), tag
-        )
-        if len(table):
+    for f in files:
+        for table in _batches(f, range(f.metadata.num_row_groups), ["tag", "wall_time"], tag):
             low = int(_numbers(table, "wall_time", "int64").min())
             least = low if least is None else min(least, low)
     return least
@@ -148,56 +171,92 @@ def planned_rows(planned: Plan) -> int:
     return sum(f.metadata.row_group(i).num_rows for f, gs in planned for i in gs)
 
 
-def read_in_range(paths: Sequence[str], planned: Plan, req: SeriesRequest, run: str) -> InRange:
-    """The run's points of the tag in range, as m4.py's x; files (`planned` from `paths`) are
-    read a row group at a time into two preallocated arrays (x, y), so memory stays near 16
-    bytes a row read."""
-    offset = first_wall_us(paths, req.tag) if req.x == "relative" else None
-    size = planned_rows(planned)
-    x, y = np.empty(size, np.float64), np.empty(size, np.float64)
-    at, first = 0, None
-    for f, g in ((f, g) for f, gs in planned for g in gs):
-        table = _tag_rows(f.read_row_group(g, columns=READ_COLUMNS), req.tag)
-        fx, fy = _x_of(table, req, offset), _numbers(table, "value", "float64")
-        wall = _numbers(table, "wall_time", "int64")
-        keep = _in_range(fx, req, run)
-        if keep is not None:
-            fx, fy, wall = fx[keep], fy[keep], wall[keep]
-        x[at : at + len(fx)], y[at : at + len(fx)] = fx, fy
-        at += len(fx)
-        if len(wall):
-            first = int(wall.min()) if first is None else min(first, int(wall.min()))
-    x, y = x[:at], y[:at]
-    if at > 1 and not bool(np.all(x[1:] >= x[:-1])):
-        order = np.argsort(x, kind="stable")
-        x, y = x[order], y[order]
-    if not at:
-        return InRange(x, y, RunStats(0, None, None, None), offset)
-    return InRange(x, y, RunStats(at, float(x[0]), float(x[-1]), first), offset)
+Counted = tuple[RunStats, frozenset[tuple[int, int]]]
+"""A run's stats in range and its row groups (file index, group) that hold the tag only."""
 
 
-def _column_of(x: np.ndarray, lo: float, hi: float, width: int) -> np.ndarray:
-    """m4.py's pixel column of each x."""
-    col = np.floor((x - lo) * width / (hi - lo + EPSILON))
-    return np.minimum(width - 1, np.maximum(0, col)).astype(np.int64)
+def count_in_range(planned: Plan, req: SeriesRequest, run: str, offset: int | None) -> Counted:
+    """The run's points in range and their least and greatest x, a row group at a time: from
+    its statistics where it holds the tag only and no range applies, else from the tag and x
+    columns (first_us is left to `read_reduced`). Also the row groups, as (file index, group),
+    found to hold the tag only."""
+    columns = ["tag", "step" if req.x == "step" else "wall_time"]
+    whole = _in_range(np.zeros(1), req, run) is None
+    n, lo, hi, pure = 0, np.inf, -np.inf, set()
+    for k, (f, gs) in enumerate(planned):
+        for g in gs:
+            got = _group_extent(f, g, req, offset) if whole else None
+            if got is not None:
+                n, lo, hi = n + got[0], min(lo, got[1]), max(hi, got[2])
+                pure.add((k, g))
+                continue
+            for table in _batches(f, [g], columns, req.tag):
+                x = _x_of(table, req, offset)
+                keep = _in_range(x, req, run)
+                x = x if keep is None else x[keep]
+                if len(x):
+                    n, lo, hi = n + len(x), min(lo, float(x.min())), max(hi, float(x.max()))
+    stats = RunStats(n, lo, hi, None) if n else RunStats(0, None, None, None)
+    return stats, frozenset(pure)
 
 
-def column_bounds(x: np.ndarray, lo: float, hi: float, width: int) -> np.ndarray:
-    """For sorted `x`: bounds[c] is the first row of column c or later (width + 1 values),
-    found by binary search and corrected against the exact column formula."""
-    n = len(x)
-    c = np.arange(1, width, dtype=np.int64)
-    idx = np.searchsorted(x, lo + c * ((hi - lo + EPSILON) / width), "left")
-    while True:
-        back = np.flatnonzero(idx > 0)
-        back = back[_column_of(x[idx[back] - 1], lo, hi, width) >= c[back]]
-        idx[back] = np.searchsorted(x, x[idx[back] - 1], "left")
-        fwd = np.flatnonzero(idx < n)
-        fwd = fwd[_column_of(x[idx[fwd]], lo, hi, width) < c[fwd]]
-        idx[fwd] = np.searchsorted(x, x[idx[fwd]], "right")
-        if not len(back) and not len(fwd):
-            break
-    return np.concatenate([[0], idx, [n]])
+def _group_extent(
+    f: pq.ParquetFile, g: int, req: SeriesRequest, offset: int | None
+) -> tuple[int, float, float] | None:
+    """Row group `g`'s rows and least and greatest x from its statistics, when every row is
+    of the tag and the x column's statistics are exact (min/max, no nulls); else None."""
+    name = "step" if req.x == "step" else "wall_time"
+    group = f.metadata.row_group(g)
+    stats = group.column(f.schema_arrow.get_field_index(name)).statistics
+    if stats is None or not stats.has_min_max or stats.null_count != 0:
+        return None
+    if len(_tag_rows(f.read_row_group(g, columns=["tag"]), req.tag)) != group.num_rows:
+        return None
+    if req.x == "step":
+        return group.num_rows, float(stats.min), float(stats.max)
+    low, high = _micros(stats.min), _micros(stats.max)
+    if offset is None:
+        return group.num_rows, low / 1e6, high / 1e6
+    return group.num_rows, (low - offset) / 1e6, (high - offset) / 1e6
+
+
+def _micros(value: object) -> int:
+    """A timestamp statistics value as epoch µs, exactly."""
+    if isinstance(value, datetime):
+        return (value.replace(tzinfo=None) - _EPOCH) // timedelta(microseconds=1)
+    return int(value)  # type: ignore[call-overload,no-any-return]
+
+
+def read_reduced(
+    planned: Plan,
+    req: SeriesRequest,
+    run: str,
+    first: tuple[Counted, int | None],
+    span: tuple[float, float] | None,
+) -> InRange:
+    """The run's points in range (`first`: count_in_range's stats and the relative offset),
+    a batch at a time: all of them for a raw series, else each batch's M4 candidates
+    (m4_partial), merged; memory stays near one batch plus the candidates."""
+    (stats, pure), offset = first
+    raw = stats.points <= req.raw_limit
+    parts, least = [], None
+    for k, (f, gs) in enumerate(planned):
+        mine = {g for at, g in pure if at == k}
+        for table in _batches(f, gs, READ_COLUMNS, req.tag, mine):
+            x, y = _x_of(table, req, offset), _numbers(table, "value", "float64")
+            wall = _numbers(table, "wall_time", "int64")
+            keep = _in_range(x, req, run)
+            if keep is not None:
+                x, y, wall = x[keep], y[keep], wall[keep]
+            if not len(x):
+                continue
+            least = int(wall.min()) if least is None else min(least, int(wall.min()))
+            if raw or span is None:
+                parts.append((x, y))
+            else:
+                parts.append(candidates(x, y, span[0], span[1], req.width))
+    x, y = merge(parts)
+    return InRange(x, y, RunStats(stats.points, stats.lo, stats.hi, least), offset)
 
 
 def _arg_extreme(
@@ -217,7 +276,7 @@ def _marks(x: np.ndarray, lo: float, hi: float, width: int) -> np.ndarray:
     """The first x of each pixel column among sorted `x` (one kind of non-finite value)."""
     if not len(x):
         return np.empty(0, np.float64)
-    _, first = np.unique(_column_of(x, lo, hi, width), return_index=True)
+    _, first = np.unique(column_of(x, lo, hi, width), return_index=True)
     return x[first]
 
 
@@ -286,24 +345,38 @@ def pruning(req: SeriesRequest, run: str) -> tuple[str, float | None, float | No
 
 
 def reduce_files(files: dict[str, list[str]], req: SeriesRequest, threads: int) -> list[Series]:
-    """Each run's series for `req`; `files[run]` are the run's scalars files."""
+    """Each run's series for `req`; `files[run]` are the run's scalars files. Two passes,
+    each a batch at a time with at most FILES_IN_FLIGHT runs read at once: the counts and x
+    extents (which fix the pixel columns), then the points or their M4 candidates."""
     req.check()
-
     try:
         plans = [plan(files.get(run, []), req, run) for run in req.runs]
     except (OSError, pa.ArrowException) as e:
         raise NotHere(str(e)) from e
-    if sum(planned_rows(p) for p in plans) > MAX_ROWS:
-        raise NotHere("more rows than MAX_ROWS")
 
-    def load(i: int) -> InRange:
-        run = req.runs[i]
+    def counted(i: int) -> tuple[Counted, int | None]:
+        planned = plans[i]
+        offset = first_wall_us([f for f, _ in planned], req.tag) if req.x == "relative" else None
+        return count_in_range(planned, req, req.runs[i], offset), offset
+
+    with ThreadPoolExecutor(max(1, min(threads, FILES_IN_FLIGHT, len(req.runs)))) as pool:
+        firsts = list(pool.map(_readable(counted), range(len(req.runs))))
+        span = x_range(req, [st for (st, _), _ in firsts])
+
+        def reduced(i: int) -> InRange:
+            return read_reduced(plans[i], req, req.runs[i], firsts[i], span)
+
+        parts = list(pool.map(_readable(reduced), range(len(req.runs))))
+    return [_series(run, p, req, span) for run, p in zip(req.runs, parts, strict=True)]
+
+
+def _readable(read: Callable[[int], T]) -> Callable[[int], T]:
+    """`read` with I/O and Arrow errors as NotHere (the DuckDB path answers instead)."""
+
+    def wrapped(i: int) -> T:
         try:
-            return read_in_range(files.get(run, []), plans[i], req, run)
+            return read(i)
         except (OSError, pa.ArrowException) as e:
             raise NotHere(str(e)) from e
 
-    with ThreadPoolExecutor(max(1, min(threads, len(req.runs)))) as pool:
-        parts = list(pool.map(load, range(len(req.runs))))
-    span = x_range(req, [p.stats for p in parts])
-    return [_series(run, p, req, span) for run, p in zip(req.runs, parts, strict=True)]
+    return wrapped

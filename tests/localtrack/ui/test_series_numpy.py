@@ -13,7 +13,7 @@ import pytest
 from localtrack._ui import series_numpy
 from localtrack._ui.m4 import SeriesRequest
 from localtrack._ui.series import reduce_series
-from localtrack._ui.series_numpy import NotHere, column_bounds, reduce_files, row_groups
+from localtrack._ui.series_numpy import column_bounds, reduce_files, row_groups
 from localtrack._ui.wire import Series
 
 T0_US = 1_700_000_000_000_000
@@ -74,9 +74,13 @@ REQUESTS = [
 ]
 
 
+@pytest.mark.parametrize("batch", [1 << 20, 333])
 @pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("extra", REQUESTS)
-def test_numpy_answers_equal_duckdb_answers(tmp_path: Path, shuffle: bool, extra: dict) -> None:
+def test_numpy_answers_equal_duckdb_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shuffle: bool, extra: dict, batch: int
+) -> None:
+    monkeypatch.setattr(series_numpy, "BATCH_ROWS", batch)
     files = store(tmp_path, shuffle)
     req = SeriesRequest("loss", ("a", "b", "c", "missing"), **{"width": 200, **extra})
     want, got = by_duckdb(files, req), reduce_files(files, req, threads=2)
@@ -100,14 +104,3 @@ def test_row_groups_outside_the_range_are_skipped(tmp_path: Path) -> None:
     assert row_groups(meta, "step", None, None) == list(range(10))
     wall = (T0_US + 2_500 * 10_000) / 1.0
     assert row_groups(meta, "wall_time", wall, wall) == [2]
-
-
-def test_more_rows_than_the_budget_are_left_to_duckdb(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    files = store(tmp_path, shuffle=False)
-    monkeypatch.setattr(series_numpy, "MAX_ROWS", 10_000)
-    req = SeriesRequest("loss", ("a", "b"))
-    with pytest.raises(NotHere):
-        reduce_files(files, req, threads=1)
-    assert len(reduce_files(files, SeriesRequest("loss", ("b",)), threads=1)) == 1
