@@ -6,7 +6,8 @@ sys.meta_path is wrapped so that `tensorboard` and `tensorboard.*` are not found
 raises ModuleNotFoundError, importlib.util.find_spec returns None) and its distribution
 metadata is not listed, which is what an environment without the package looks like to
 Lightning, transformers and Accelerate. With --hide-tensorboardX, tensorboardX is hidden too.
-Usage: python tb_child.py ROOT [--hide-tensorboardX]
+Usage: python tb_child.py ROOT [--hide-tensorboardX] [--ignite] [--torchtitan]
+(--ignite / --torchtitan run only that framework's path.)
 """
 
 from __future__ import annotations
@@ -145,7 +146,85 @@ def accelerate_log_with_tensorboard() -> None:
     report["accelerate"] = {"log_dir": os.path.join(root, "accelerate", "acc")}
 
 
-if "--hide-tensorboardX" in sys.argv:  # neither package: HF's check passes, the others refuse
+def ignite_tensorboard_logger() -> None:
+    """ignite's TensorboardLogger + OutputHandler / OptimizerParamsHandler on a real Engine
+    training a tiny model; what it logged is recorded here to compare with the store."""
+    from ignite.engine import Engine, Events
+    from ignite.handlers.tensorboard_logger import (
+        OptimizerParamsHandler,
+        OutputHandler,
+        TensorboardLogger,
+    )
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    data = [(torch.randn(4, 4), torch.randn(4, 1)) for _ in range(3)]
+    logged: dict[str, list] = {"loss": [], "lr": []}
+
+    def step(engine, batch):
+        x, y = batch
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    trainer = Engine(step)
+    log_dir = os.path.join(root, "ignite")
+    tb_logger = TensorboardLogger(log_dir=log_dir)
+    tb_logger.attach(
+        trainer,
+        log_handler=OutputHandler(tag="training", output_transform=lambda loss: {"loss": loss}),
+        event_name=Events.ITERATION_COMPLETED,
+    )
+    tb_logger.attach(
+        trainer,
+        log_handler=OptimizerParamsHandler(optimizer),
+        event_name=Events.ITERATION_STARTED,
+    )
+
+    @trainer.on(Events.ITERATION_STARTED)
+    def record_lr(engine):
+        logged["lr"].append([engine.state.iteration, optimizer.param_groups[0]["lr"]])
+
+    @trainer.on(Events.ITERATION_COMPLETED)
+    def record_loss(engine):
+        logged["loss"].append([engine.state.iteration, engine.state.output])
+        scheduler.step()
+
+    trainer.run(data, max_epochs=2)
+    tb_logger.close()
+    report["ignite"] = {
+        "log_dir": log_dir,
+        "writer": type(tb_logger.writer).__name__,
+        "logged": logged,
+    }
+
+
+def torchtitan_tensorboard_logger() -> None:
+    """torchtitan's metrics TensorBoardLogger (it builds torch.utils.tensorboard's
+    SummaryWriter at import), used directly as its MetricsProcessor does, no launch."""
+    from torchtitan.components.metrics import TensorBoardLogger
+
+    log_dir = os.path.join(root, "torchtitan")
+    tb = TensorBoardLogger(log_dir, tag="rank0")
+    metrics = [
+        {"loss_metrics/global_avg_loss": 2.0 / (s + 1), "lr": 1e-3, "tps": 100 + s}
+        for s in range(3)
+    ]
+    for s, m in enumerate(metrics, start=1):
+        tb.log(m, s)
+    tb.close()
+    report["torchtitan"] = {"log_dir": log_dir, "writer": type(tb.writer).__name__}
+
+
+if "--ignite" in sys.argv:
+    ignite_tensorboard_logger()
+elif "--torchtitan" in sys.argv:
+    torchtitan_tensorboard_logger()
+elif "--hide-tensorboardX" in sys.argv:  # neither package: HF's check passes, the others refuse
     hf_report_to_tensorboard()
 else:
     lightning_tensorboard_logger()

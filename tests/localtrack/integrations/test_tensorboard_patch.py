@@ -254,3 +254,49 @@ def test_import_localtrack_imports_no_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ignite_tensorboard_logger(tmp_path):
+    """ignite's TensorboardLogger (it tries tensorboardX, then torch.utils.tensorboard) with
+    OutputHandler (loss per iteration) and OptimizerParamsHandler (lr) on a real Engine."""
+    pytest.importorskip("ignite")
+    report = run_child(tmp_path, "--ignite")
+    assert report["tensorboard_imported"] == []
+    ignite = report["ignite"]
+    assert ignite["writer"] == "TensorBoardWriter"
+    logged = ignite["logged"]
+    assert len(logged["loss"]) == len(logged["lr"]) == 6  # 3 batches x 2 epochs
+    expected = {("training/loss", i): v for i, v in logged["loss"]}
+    expected |= {("lr/group_0", i): v for i, v in logged["lr"]}
+    # what ignite logged, read back through localtrack.sql (one run under tmp_path)
+    result = localtrack.sql("SELECT tag, step, value FROM scalars ORDER BY tag, step", tmp_path)
+    got = {(tag, step): value for tag, step, value in result.fetchall()}
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-6), key
+    assert {v for (tag, _), v in got.items() if tag == "lr/group_0"} == {0.05, 0.025, 0.0125}
+    assert run_status(Path(ignite["log_dir"])) == "finished"
+
+
+def test_torchtitan_metrics_tensorboard_logger(tmp_path):
+    """torchtitan's components.metrics.TensorBoardLogger (torch.utils.tensorboard's
+    SummaryWriter, max_queue=1000), called as its MetricsProcessor calls it, no launch."""
+    pytest.importorskip("torchtitan.components.metrics")  # not in the test extra: docs
+    report = run_child(tmp_path, "--torchtitan")
+    assert report["tensorboard_imported"] == []
+    assert report["torch_tb_is_stand_in"] is True
+    titan = report["torchtitan"]
+    assert titan["writer"] == "TensorBoardWriter"
+    result = localtrack.sql("SELECT tag, step, value FROM scalars ORDER BY tag, step", tmp_path)
+    assert result.fetchall() == [
+        ("rank0/loss_metrics/global_avg_loss", 1, 2.0),
+        ("rank0/loss_metrics/global_avg_loss", 2, 1.0),
+        ("rank0/loss_metrics/global_avg_loss", 3, pytest.approx(2 / 3)),
+        ("rank0/lr", 1, 1e-3),
+        ("rank0/lr", 2, 1e-3),
+        ("rank0/lr", 3, 1e-3),
+        ("rank0/tps", 1, 100.0),
+        ("rank0/tps", 2, 101.0),
+        ("rank0/tps", 3, 102.0),
+    ]
+    assert run_status(Path(titan["log_dir"])) == "finished"
