@@ -17,13 +17,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from localtrack._query import overwrite, purge
+from localtrack._query import file_cache, overwrite, purge
+from localtrack._query.file_cache import FileKey
 from localtrack._query.files import StoreListing
 from localtrack._query.views import quote
 from localtrack._store.schema import WALL_TIME
-from localtrack._store.segments import write_atomic
 
 CACHE_ENV = "LOCALTRACK_CACHE_DIR"
 CACHE_NAME = "scalar-tails-v1.parquet"
@@ -71,39 +70,21 @@ def cache_path() -> Path:
     return Path(xdg) / "localtrack" / CACHE_NAME
 
 
-def file_keys(listing: StoreListing) -> dict[str, tuple[Path, int, int]]:
-    """The listed scalars files by absolute path: (listed path, size, mtime_ns)."""
-    keys: dict[str, tuple[Path, int, int]] = {}
-    for path in listing.files["scalars"]:
-        fd = listing.pinned.get(path)
-        try:
-            st = os.fstat(fd) if fd is not None else os.stat(path)
-        except FileNotFoundError:
-            continue  # the query over it will fail and be retried on a fresh listing
-        keys[os.path.abspath(path)] = (path, st.st_size, st.st_mtime_ns)
-    return keys
+def file_keys(listing: StoreListing) -> dict[str, FileKey]:
+    """The listed scalars files by absolute path with their keys (file_cache.py)."""
+    return file_cache.file_keys(listing, listing.files["scalars"])
 
 
-def load_cache(keys: dict[str, tuple[Path, int, int]]) -> tuple[pa.Table, bool]:
+def load_cache(keys: dict[str, FileKey]) -> tuple[pa.Table, bool]:
     """The cached rows of files still listed and unchanged, and whether any were dropped."""
-    try:
-        table = pq.read_table(cache_path(), schema=FILE_TAGS)
-    except (OSError, pa.ArrowException):
-        return FILE_TAGS.empty_table(), False
-    paths = table.column("path").to_pylist()
-    sizes = table.column("size").to_pylist()
-    mtimes = table.column("mtime_ns").to_pylist()
-    keep = [
-        p in keys and keys[p][1:] == (s, m) for p, s, m in zip(paths, sizes, mtimes, strict=True)
-    ]
-    return table.filter(pa.array(keep, pa.bool_())), not all(keep)
+    return file_cache.load_rows(cache_path(), FILE_TAGS, keys)
 
 
 def scan_files(
     con: duckdb.DuckDBPyConnection,
     listing: StoreListing,
     paths: list[str],
-    keys: dict[str, tuple[Path, int, int]],
+    keys: dict[str, FileKey],
     hidden: str = "FALSE",
 ) -> pa.Table:
     """Per-file tag rows of `paths` (absolute), computed by one DuckDB scan, without the rows
@@ -125,18 +106,11 @@ def scan_files(
 
 
 def save_cache(table: pa.Table) -> None:
-    path = cache_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        write_atomic(path, sink.getvalue().to_pybytes())
-    except OSError:
-        pass  # a cache we cannot write only costs speed next time
+    file_cache.save_rows(cache_path(), table)
 
 
 def purged_files(
-    listing: StoreListing, keys: dict[str, tuple[Path, int, int]], rules: list[purge.Purge]
+    listing: StoreListing, keys: dict[str, FileKey], rules: list[purge.Purge]
 ) -> set[str]:
     """The absolute paths of the listed scalars files a purge may hide rows of."""
     if not rules:

@@ -12,18 +12,17 @@ rebuilt; nothing in the store is written, and a cache that cannot be written onl
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from localtrack._query import file_cache
+from localtrack._query.file_cache import FileKey
 from localtrack._query.files import StoreListing
 from localtrack._query.last_values import cache_path
 from localtrack._query.purge import EventRow, events_of, multi_writer_runs
-from localtrack._store.segments import write_atomic
 
 CACHE_NAME = "purge-events-v2.parquet"
 
@@ -53,39 +52,21 @@ def events_cache_path() -> Path:
     return cache_path().with_name(CACHE_NAME)
 
 
-def file_keys(listing: StoreListing, paths: list[Path]) -> dict[str, tuple[Path, int, int]]:
-    """`paths` by absolute path: (listed path, size, mtime_ns); vanished files are left out."""
-    keys: dict[str, tuple[Path, int, int]] = {}
-    for path in paths:
-        fd = listing.pinned.get(path)
-        try:
-            st = os.fstat(fd) if fd is not None else os.stat(path)
-        except FileNotFoundError:
-            continue  # the query over it will fail and be retried on a fresh listing
-        keys[os.path.abspath(path)] = (path, st.st_size, st.st_mtime_ns)
-    return keys
+def file_keys(listing: StoreListing, paths: list[Path]) -> dict[str, FileKey]:
+    """The listed files by absolute path with their keys (file_cache.py)."""
+    return file_cache.file_keys(listing, paths)
 
 
-def load_cache(keys: dict[str, tuple[Path, int, int]]) -> tuple[pa.Table, bool]:
+def load_cache(keys: dict[str, FileKey]) -> tuple[pa.Table, bool]:
     """The cached rows of files still listed and unchanged, and whether any were dropped."""
-    try:
-        table = pq.read_table(events_cache_path(), schema=FILE_EVENTS)
-    except (OSError, pa.ArrowException):
-        return FILE_EVENTS.empty_table(), False
-    paths = table.column("path").to_pylist()
-    sizes = table.column("size").to_pylist()
-    mtimes = table.column("mtime_ns").to_pylist()
-    keep = [
-        p in keys and keys[p][1:] == (s, m) for p, s, m in zip(paths, sizes, mtimes, strict=True)
-    ]
-    return table.filter(pa.array(keep, pa.bool_())), not all(keep)
+    return file_cache.load_rows(events_cache_path(), FILE_EVENTS, keys)
 
 
 def scan_files(
     con: duckdb.DuckDBPyConnection,
     listing: StoreListing,
     paths: list[str],
-    keys: dict[str, tuple[Path, int, int]],
+    keys: dict[str, FileKey],
 ) -> pa.Table:
     """Cache rows of `paths` (absolute), read by one DuckDB scan."""
     if not paths:
@@ -105,14 +86,7 @@ def scan_files(
 
 
 def save_cache(table: pa.Table) -> None:
-    path = events_cache_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        write_atomic(path, sink.getvalue().to_pybytes())
-    except OSError:
-        pass  # a cache we cannot write only costs speed next time
+    file_cache.save_rows(events_cache_path(), table)
 
 
 def purge_events(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> list[EventRow]:
