@@ -187,6 +187,13 @@ class Run:
                 self._observe(data)
                 self._advance(step, commit)
                 return
+        self._append(data, step, now)
+        self._advance(step, commit)
+
+    def _append(self, data: Mapping[str, Any], step: int, now: float) -> None:
+        """The slow path of log(): numbers into the flat scalars buffer, anything else through
+        its own classification; the automatic summary follows. Framework adapters log at the
+        framework's own step through this too (localtrack/integrations/_steps.py)."""
         rows = self._scalars
         for key, value in data.items():
             if type(value) is float or type(value) is int:
@@ -194,7 +201,6 @@ class Run:
             else:
                 self._log_other(str(key), value, step, now)
         self._observe(data)
-        self._advance(step, commit)
         if len(rows) >= self._limit[0]:
             self._core.scalar_pressure(rows)
 

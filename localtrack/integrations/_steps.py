@@ -2,9 +2,8 @@
 
 Frameworks repeat a step (Lightning logs training and validation at one step) and go back to
 an earlier one (`trainer.test()` after `fit()` starts again at its own step), which W&B's
-rule for `run.log(step=)` would drop. Rows are appended as `Run.log` appends them (the flat
-scalars buffer; other values through the run's own classification) and the run's step and
-automatic summary follow.
+rule for `run.log(step=)` would drop. Rows are appended by `Run.log`'s own slow path
+(`Run._append`), so the automatic summary follows.
 """
 
 from __future__ import annotations
@@ -28,13 +27,4 @@ def log_at(run: Run, data: Mapping[str, Any], step: int | None) -> None:
     except BadValue as exc:
         run._core.warn("step", "step", f"{exc}; logged at step {run.step} instead")
         step = run.step
-    now = time.time()
-    rows = run._scalars
-    for key, value in data.items():
-        if type(value) is float or type(value) is int:
-            rows.extend((key, value, step, now))
-        else:
-            run._log_other(str(key), value, step, now)
-    run._observe(data)
-    if len(rows) >= run._limit[0]:
-        run._core.scalar_pressure(rows)
+    run._append(data, step, time.time())
