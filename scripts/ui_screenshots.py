@@ -17,18 +17,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
+from bench_ui import CHROMIUM, CHROMIUM_ARGS
 
 import localtrack
 from localtrack import ui
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RATES = (0.1, 0.03, 0.01, 0.003)
 STEPS = 3000
 # Run ids whose colours (an FNV-1a hash of the id into the page's palette, static/js/colors.js)
@@ -89,9 +82,7 @@ def shoot(url: str, out: Path, failed_run: str) -> None:
 
     base = url.split("?")[0]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url)
         page.wait_for_selector("[data-testid=chart][data-state=drawn]", state="attached")
