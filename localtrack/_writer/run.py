@@ -187,8 +187,8 @@ class Run:
                 self._observe(data)
                 self._advance(step, commit)
                 return
+        self._advance(step, commit)  # before _append, which may block at a full buffer
         self._append(data, step, now)
-        self._advance(step, commit)
 
     def _append(self, data: Mapping[str, Any], step: int, now: float) -> None:
         """The slow path of log(): numbers into the flat scalars buffer, anything else through
@@ -219,7 +219,9 @@ class Run:
         keys.update(data)
 
     def _advance(self, step: int, commit: bool | None) -> None:
-        if commit:
+        # A thread that read the step before another thread advanced it must not move
+        # the run back (one thread alone always has step + 1 > self._step here)
+        if commit and step >= self._step:
             self._step = step + 1
 
     def _vet_step(self, step: Any) -> int | None:
