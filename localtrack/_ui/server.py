@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 
-from localtrack._ui import auth, params
-from localtrack._ui.answer import Answer, BadRequest, NotFound, error
+from localtrack._ui import auth, params, views
+from localtrack._ui.answer import Answer, BadRequest, NotFound, error, json_answer
 from localtrack._ui.downloads import csv_answer, parquet_answer
 from localtrack._ui.live import live_answer
 from localtrack._ui.runs import run_answer, runs_answer
@@ -27,15 +27,19 @@ from localtrack._ui.static_files import StaticFile, StaticFiles, accepts_gzip, e
 
 Work = Callable[[Snapshot, duckdb.DuckDBPyConnection, dict[str, str]], Answer]
 
+VIEW_MODULES = views.discover()
 QUERIES: dict[str, Work] = {
     "/api/tags": tags_answer,
     "/api/series": series_answer,
     "/api/run": lambda snap, cur, q: run_answer(snap, cur, params.run_id(q.get("id"))),
+    **views.routes(VIEW_MODULES, "QUERIES"),
 }
 STREAMS: dict[str, Work] = {
     "/api/series.csv": csv_answer,
     "/api/series.parquet": parquet_answer,
+    **views.routes(VIEW_MODULES, "STREAMS"),
 }
+VIEWS_ANSWER = {"views": views.listing(VIEW_MODULES)}
 
 
 class DashboardHTTPServer(ThreadingHTTPServer):
@@ -164,6 +168,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/api/live":
                 return live_answer(snapshots, query)
+            if path == "/api/views":
+                return json_answer(VIEWS_ANSWER)
             if path == "/api/runs":
                 with snapshots.hold() as snap:
                     return runs_answer(snap, self.headers.get("If-None-Match"))

@@ -91,6 +91,54 @@ function setupKeys() {
   });
 }
 
+/**
+ * The tabs of /api/views (docs/UI.md "Views"), after Scalars: links that keep the selection
+ * and options. Resolves to the views, so that a view named in the URL can be mounted.
+ */
+async function setupTabs(app, viewsAnswer) {
+  const nav = document.querySelector(".tabs");
+  const runTab = document.getElementById("tab-run");
+  const current = app.store.get();
+  document.getElementById("tab-scalars").href = "/" + serialize({ ...current, view: "scalars", run: "", extra: {} });
+  const body = await viewsAnswer;
+  const links = [];
+  for (const v of body.views) {
+    const a = document.createElement("a");
+    a.className = "tab";
+    a.id = "tab-" + v.name;
+    a.dataset.testid = "tab-" + v.name;
+    a.textContent = v.title;
+    a.href = "/" + serialize({ ...current, view: v.name, run: "", extra: {} });
+    if (current.view === v.name) a.classList.add("active");
+    nav.insertBefore(a, runTab);
+    links.push([a, v.name]);
+  }
+  app.store.subscribe((state) => {
+    document.getElementById("tab-scalars").href = "/" + serialize({ ...state, view: "scalars", run: "", extra: {} });
+    for (const [a, name] of links) a.href = "/" + serialize({ ...state, view: name, run: "", extra: {} });
+  });
+  return body.views;
+}
+
+async function mountView(el, app, views) {
+  const name = app.store.get().view;
+  const found = views.find((v) => v.name === name);
+  if (!found) {
+    document.getElementById("tab-scalars").classList.add("active");
+    scalarsView.mount(el, app);
+    return;
+  }
+  try {
+    const module = await import(found.script);
+    module.mount(el, app);
+  } catch (error) {
+    const box = document.createElement("div");
+    box.className = "error-box";
+    box.textContent = `Could not open the ${found.title} view: ` + (error && error.message ? error.message : error);
+    el.replaceChildren(box);
+  }
+}
+
 function showError(el, error) {
   const box = document.createElement("div");
   box.className = "error-box";
@@ -104,6 +152,8 @@ async function start() {
   setupTheme(app);
   setupKeys();
   const view = document.getElementById("view");
+  const viewsAnswer = getJSON("/api/views");
+  viewsAnswer.catch(() => {}); // reported by setupTabs below
   try {
     await app.loadRuns();
   } catch (error) {
@@ -113,15 +163,21 @@ async function start() {
   document.getElementById("root").textContent = app.root;
   document.getElementById("root").title = "runs root: " + app.root;
   runsPanel.mount(document.getElementById("runs-panel"), app);
-  if (app.store.get().view === "run") {
-    // Back to the charts with the same selection and options.
-    document.getElementById("tab-scalars").href = "/" + serialize({ ...app.store.get(), view: "scalars", run: "" });
+  const name = app.store.get().view;
+  if (name === "run") {
     runPage.mount(view, app);
-  } else {
+  } else if (name === "scalars") {
     document.getElementById("tab-scalars").classList.add("active");
     scalarsView.mount(view, app);
   }
   startLive(app, document.getElementById("live"));
+  let views = [];
+  try {
+    views = await setupTabs(app, viewsAnswer);
+  } catch (error) {
+    console.warn("localtrack: no view list", error);
+  }
+  if (name !== "run" && name !== "scalars") await mountView(view, app, views);
 }
 
 start();

@@ -3,8 +3,11 @@
 
 export const DEFAULTS = Object.freeze({
   view: "scalars", run: "", runs: null, tags: "", smooth: 0.6, x: "step",
-  logy: false, outliers: true, q: "", status: "", collapsed: [],
+  logy: false, outliers: true, q: "", status: "", collapsed: [], extra: {},
 });
+
+const KNOWN = new Set(Object.keys(DEFAULTS).filter((k) => k !== "extra"));
+const VIEW_NAME = /^[a-z][a-z0-9_]{0,31}$/;
 
 const X_AXES = ["step", "relative", "wall"];
 const STATUSES = ["", "running", "finished", "failed", "crashed"];
@@ -16,8 +19,8 @@ function list(value) {
 /** URL search string -> state (unknown or bad values fall back to the defaults). */
 export function parse(search) {
   const p = new URLSearchParams(search);
-  const s = { ...DEFAULTS, collapsed: [] };
-  if (p.get("view") === "run") s.view = "run";
+  const s = { ...DEFAULTS, collapsed: [], extra: {} };
+  if (VIEW_NAME.test(p.get("view") || "")) s.view = p.get("view");
   s.run = p.get("run") || "";
   if (p.has("runs")) s.runs = list(p.get("runs"));
   s.tags = p.get("tags") || "";
@@ -31,6 +34,8 @@ export function parse(search) {
   s.q = p.get("q") || "";
   if (STATUSES.includes(p.get("status"))) s.status = p.get("status") || "";
   s.collapsed = list(p.get("collapsed"));
+  // A view's own parameters (a step, a sort column): kept as text, written back as they are.
+  for (const [k, v] of p) if (!KNOWN.has(k)) s.extra[k] = v;
   return s;
 }
 
@@ -48,6 +53,9 @@ export function serialize(s) {
   if (s.q) p.set("q", s.q);
   if (s.status) p.set("status", s.status);
   if (s.collapsed.length) p.set("collapsed", s.collapsed.join(","));
+  for (const [k, v] of Object.entries(s.extra || {})) {
+    if (!KNOWN.has(k) && v !== "" && v !== null && v !== undefined) p.set(k, String(v));
+  }
   const text = p.toString().replace(/%2C/g, ",");
   return text ? "?" + text : "";
 }
@@ -55,6 +63,10 @@ export function serialize(s) {
 function same(a, b) {
   if (Array.isArray(a) && Array.isArray(b)) {
     return a.length === b.length && a.every((v, i) => v === b[i]);
+  }
+  if (a && b && typeof a === "object" && typeof b === "object") {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
   }
   return a === b;
 }

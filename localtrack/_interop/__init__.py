@@ -1,0 +1,1 @@
+"""Import from TensorBoard and W&B, export to TensorBoard (docs/INTEROP.md)."""
