@@ -1,11 +1,16 @@
 """The sync suite's kill and fault loops, for longer: prints the counts, exits 1 on any mismatch.
 
-    .venv/bin/python scripts/sync_chaos.py [--kills 200] [--proxy-seconds 120] [--runs 3]
+    .venv/bin/python scripts/sync_chaos.py [--kills 200] [--proxy-seconds 120]
+        [--pair-kills 100] [--runs 3] [--only kill,proxy,pair]
 
 1. SIGKILL the daemon at random instants while runs grow and get compacted; then check every
    point against MLflow (none missing, none doubled, one MLflow run per local run).
 2. The daemon behind a proxy that resets, answers 500/503/429 and stalls, while runs grow;
    then the same check.
+3. Two daemons on one store (a systemd daemon and a second one started by hand, or two
+   machines on a shared file system), each started and SIGKILLed at random instants, often
+   both at once, while runs grow; then the same check, which also counts MLflow runs
+   deleted ones included: one per local run, so no duplicate was ever made.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -102,21 +108,68 @@ def proxy_loop(url: str, tmp: Path, seconds: float, nruns: int, rng: random.Rand
     return check(url, runs)
 
 
+def pair_loop(url: str, tmp: Path, kills: int, nruns: int, rng: random.Random) -> int:
+    runs = [Store(tmp / "pair", project="chaos-pair", name=f"r{i}") for i in range(nruns)]
+    procs: list[subprocess.Popen[bytes] | None] = [None, None]
+    points = overlapped = 0
+    t0 = time.monotonic()
+    for cycle in range(kills):
+        for r in runs:
+            points += grow(r, cycle, rng)
+        if rng.random() < 0.15:
+            compact(rng.choice(runs).dir)
+        for slot in (0, 1):
+            if procs[slot] is None and (rng.random() < 0.8 or procs[1 - slot] is None):
+                log = tmp / f"pair{slot}.log"
+                procs[slot] = start_daemon(tmp / "pair", url, log)
+        overlapped += all(p is not None for p in procs)
+        time.sleep(rng.uniform(0.3, 6.0))
+        victims = [0, 1] if rng.random() < 0.3 else [rng.randrange(2)]
+        for slot in victims:
+            proc = procs[slot]
+            if proc is not None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                procs[slot] = None
+        if cycle % 20 == 19:
+            print(
+                f"  {cycle + 1} kill rounds, {points} points logged, "
+                f"{acknowledged(url, runs)} acknowledged"
+            )
+    for proc in procs:
+        if proc is not None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    print(
+        f"pair loop: {kills} kill rounds over {time.monotonic() - t0:.0f} s, {points} points, "
+        f"{overlapped} rounds with both daemons running"
+    )
+    return check(url, runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--proxy-seconds", type=float, default=120.0)
+    ap.add_argument("--pair-kills", type=int, default=100)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="kill,proxy,pair", help="loops to run, comma-separated")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     print(f"seed {seed}")
     rng = random.Random(seed)
+    loops = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp) / "server")
         try:
-            bad = kill_loop(server.url, Path(tmp), args.kills, args.runs, rng)
-            bad += proxy_loop(server.url, Path(tmp), args.proxy_seconds, args.runs, rng)
+            bad = 0
+            if "kill" in loops:
+                bad += kill_loop(server.url, Path(tmp), args.kills, args.runs, rng)
+            if "proxy" in loops:
+                bad += proxy_loop(server.url, Path(tmp), args.proxy_seconds, args.runs, rng)
+            if "pair" in loops:
+                bad += pair_loop(server.url, Path(tmp), args.pair_kills, args.runs, rng)
         finally:
             server.stop()
     print("OK" if not bad else f"FAILED ({bad})")
