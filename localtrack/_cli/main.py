@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "localtrack._cli.show",
     "localtrack._cli.tail",
     "localtrack._cli.export",
+    "localtrack._cli.import_",
     "localtrack._cli.compact",
     "localtrack._cli.rm",
     "localtrack._cli.ui",

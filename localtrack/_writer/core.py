@@ -39,6 +39,7 @@ from localtrack._writer.quick_parquet import supports as supports_quick
 from localtrack._writer.sealing import (
     SCALAR_WIDTH,
     scalar_rows,
+    seal_columns,
     seal_records,
     seal_scalars,
     seal_tagged,
@@ -82,6 +83,7 @@ class RunWriter:
         on_full: str = "block",
         start_payload: dict[str, Any] | None = None,
         max_pending_bytes: int = 64 << 20,
+        start_wall_time: float | None = None,
     ) -> None:
         if on_full not in ON_FULL:
             raise ValueError(f"on_full must be one of {ON_FULL}, got {on_full!r}")
@@ -133,7 +135,10 @@ class RunWriter:
         self._spares = SpareFiles(self.identity.writer)  # files flush() writes into
         self._touch_lease(create=True)
         payload = {**run_metadata(self.identity), **(start_payload or {})}
-        self.record("events", {"kind": "start", "payload": json.dumps(payload, default=str)})
+        start: dict[str, Any] = {"kind": "start", "payload": json.dumps(payload, default=str)}
+        if start_wall_time is not None:  # an importer replays a run that started earlier
+            start["wall_time"] = start_wall_time
+        self.record("events", start)
         with self._seal_lock:
             self._seal_all()
         self._thread = threading.Thread(target=self._loop, name="localtrack-sealer", daemon=True)
@@ -223,6 +228,17 @@ class RunWriter:
         self.buffers[stream].append(row)
 
     # ---- sealing -----------------------------------------------------------------------
+
+    def seal_columns(self, stream: str, columns: dict[str, pa.Array]) -> None:
+        """Publish the caller's columns (tag, step, wall_time and the stream's payload, as
+        Arrow arrays) as the stream's next segment, durably. For importers, which hold whole
+        columns of rows logged elsewhere; the writer adds the run and writer columns."""
+        with self._seal_lock:
+            seq = self._next_seq[stream]
+            table = seal_columns(stream, columns, self.run_id, self.identity, seq)
+            self._next_seq[stream] = seq + 1
+            self._unpublished[stream].append((SegmentName(self.identity.writer, seq, seq), table))
+            self._publish(stream)
 
     def flush(self) -> None:
         """Seal and publish everything logged so far: a new query sees it when this returns.
@@ -421,7 +437,9 @@ class RunWriter:
 
     # ---- end ------------------------------------------------------------------------------
 
-    def close(self, status: str = "finished", exit_code: int | None = None) -> None:
+    def close(
+        self, status: str = "finished", exit_code: int | None = None, wall_time: float | None = None
+    ) -> None:
         """Seal everything, record how the run ended, stop the sealer. Idempotent.
 
         The before_close callbacks run first (run.finish's work: the summary), whoever
@@ -438,7 +456,10 @@ class RunWriter:
         self._wake.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
-        self.record("events", {"kind": "finish", "status": status, "exit_code": exit_code})
+        finish: dict[str, Any] = {"kind": "finish", "status": status, "exit_code": exit_code}
+        if wall_time is not None:  # an importer replays a run that ended earlier
+            finish["wall_time"] = wall_time
+        self.record("events", finish)
         with self._seal_lock:
             self._seal_all()
         self._settle()

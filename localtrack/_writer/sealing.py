@@ -211,6 +211,15 @@ def _scalar_table(
 # ---- everything else ---------------------------------------------------------------------
 
 
+def seal_columns(
+    stream: str, columns: dict[str, pa.Array], run_id: str, ident: WriterIdentity, seq: int
+) -> pa.Table:
+    """The table of a tagged stream from whole columns (tag, step, wall_time, payload)."""
+    n = len(columns["tag"])
+    return _table(stream, {**_head_and_writer(n, run_id, ident, seq), **columns})
+
+
+
 def seal_tagged(
     stream: str,
     rows: list[tuple[Any, ...]],
