@@ -72,11 +72,31 @@ def _large(type_: pa.DataType) -> bool:
 
 
 def dictionary_strings(codes: np.ndarray, names: list[str]) -> pa.Array:
-    """A plain string array from int32 codes into `names` (cheap for repeated tags)."""
-    indices = pa.Array.from_buffers(
-        pa.int32(), len(codes), [None, pa.py_buffer(codes.astype(np.int32))]
+    """A plain string array from int32 codes into `names` (cheap for repeated tags).
+
+    Gathered with numpy, not with a dictionary cast: that cast imports pyarrow.compute, a
+    second or more of GIL-bound import on a busy machine inside a writer's first seal,
+    which then lost more than flush_secs of rows to a SIGKILL (scripts/crash_test.py)."""
+    encoded = [_encode(n) for n in names]
+    name_lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+    name_starts = np.zeros(len(encoded), dtype=np.int64)
+    np.cumsum(name_lengths[:-1], out=name_starts[1:])
+    pool = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    codes = codes.astype(np.intp, copy=False)
+    lengths = name_lengths[codes]
+    offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    if total >= 1 << 31:
+        raise ValueError("a seal's tag strings passed 2 GiB; seal smaller batches")
+    # byte j of row r comes from pool[name_starts[code] + (j - offsets[r])]
+    gather = np.repeat(name_starts[codes] - offsets[:-1], lengths) + np.arange(total)
+    data = pool[gather].tobytes() if total else b""
+    return pa.Array.from_buffers(
+        pa.string(),
+        len(codes),
+        [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)],
     )
-    return pa.DictionaryArray.from_arrays(indices, strings(names)).cast(pa.string())
 
 
 def constant(value: Any, type_: pa.DataType, n: int) -> pa.Array:
