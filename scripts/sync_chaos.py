@@ -64,6 +64,27 @@ def check(url: str, runs: list[Store]) -> int:
     return bad + (code != 0)
 
 
+def started(log: Path) -> int:
+    """How many daemons have logged their start in this log (they append to one file)."""
+    try:
+        return log.read_text().count('"event": "daemon_started"')
+    except FileNotFoundError:
+        return 0
+
+
+def kill_delay(log: Path, before: int, rng: random.Random) -> None:
+    """Sleep until a random instant of the daemon's life. One kill in ten comes during its
+    start-up; the others come 0.3-4 s after it logged its start: on a loaded machine start-up
+    alone can outlast a fixed delay, and a daemon that never got to upload tests nothing."""
+    if rng.random() < 0.1:
+        time.sleep(rng.uniform(0.0, 2.0))
+        return
+    deadline = time.monotonic() + 60
+    while started(log) <= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.3, 4.0))
+
+
 def kill_loop(url: str, tmp: Path, kills: int, nruns: int, rng: random.Random) -> int:
     runs = [Store(tmp / "kill", project="chaos-kill", name=f"r{i}") for i in range(nruns)]
     points = 0
@@ -75,8 +96,10 @@ def kill_loop(url: str, tmp: Path, kills: int, nruns: int, rng: random.Random) -
         if rng.random() < 0.15:
             compact(rng.choice(runs).dir)
         before = acknowledged(url, runs)
-        proc = start_daemon(tmp / "kill", url, tmp / "kill.log")
-        time.sleep(rng.uniform(0.3, 6.0))
+        log = tmp / "kill.log"
+        count = started(log)
+        proc = start_daemon(tmp / "kill", url, log)
+        kill_delay(log, count, rng)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         moved += acknowledged(url, runs) > before
@@ -118,12 +141,13 @@ def pair_loop(url: str, tmp: Path, kills: int, nruns: int, rng: random.Random) -
             points += grow(r, cycle, rng)
         if rng.random() < 0.15:
             compact(rng.choice(runs).dir)
+        log = tmp / "pair.log"
+        count = started(log)
         for slot in (0, 1):
             if procs[slot] is None and (rng.random() < 0.8 or procs[1 - slot] is None):
-                log = tmp / f"pair{slot}.log"
                 procs[slot] = start_daemon(tmp / "pair", url, log)
         overlapped += all(p is not None for p in procs)
-        time.sleep(rng.uniform(0.3, 6.0))
+        kill_delay(log, count, rng)
         victims = [0, 1] if rng.random() < 0.3 else [rng.randrange(2)]
         for slot in victims:
             proc = procs[slot]
@@ -157,7 +181,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    print(f"seed {seed}")
+    print(f"seed {seed}", flush=True)
     rng = random.Random(seed)
     loops = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as tmp:
