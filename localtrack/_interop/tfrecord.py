@@ -145,7 +145,8 @@ def iter_records(path: Path, start: int = 0, chunk: int = CHUNK_BYTES) -> Iterat
 
 def read_records(path: Path, start: int = 0) -> Records:
     """Every whole record of `path` from byte `start` at once (small files, tests)."""
-    parts = list(iter_records(path, start, chunk=1 << 62))
+    size = max(0, path.stat().st_size - start)
+    parts = list(iter_records(path, start, chunk=size + 1))
     return parts[-1]
 
 
