@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from localtrack._ui import auth, params, views
+from localtrack._ui import aggregate, auth, params, views
 from localtrack._ui.answer import Answer, BadRequest, NotFound, error, json_answer
 from localtrack._ui.downloads import csv_answer, parquet_answer
 from localtrack._ui.live import live_answer
@@ -32,6 +32,7 @@ QUERIES: dict[str, Work] = {
     "/api/tags": tags_answer,
     "/api/series": series_answer,
     "/api/run": lambda snap, cur, q: run_answer(snap, cur, params.run_id(q.get("id"))),
+    **aggregate.QUERIES,
     **views.routes(VIEW_MODULES, "QUERIES"),
 }
 STREAMS: dict[str, Work] = {
