@@ -1,11 +1,93 @@
-// The scalars view: a toolbar (tag filter, smoothing, x axis, log y, outliers) and one chart
-// per tag, grouped in collapsible sections by the part of the tag before the first "/".
-// Only charts on screen fetch (IntersectionObserver); the others wait until scrolled to.
+// The scalars view: a toolbar (tag filter, smoothing, x axis, log y, outliers, group by) and
+// one chart per tag, grouped in collapsible sections by the part of the tag before the first
+// "/". Only charts on screen fetch (IntersectionObserver); the others wait until scrolled to.
+// With "Group by" set (URL: groupby, agg, band), each chart is aggregate_chart.js's instead:
+// a line per group of runs with its band, loaded only then.
 
 import { getJSON } from "./api.js";
 import { createChart } from "./chart.js";
 import { el } from "./format.js";
 import { userRegex } from "./state.js";
+
+const GROUPING = ["groupby", "agg", "band"];
+
+/** The view's own URL parameters (as js/view_kit.js keeps them; not imported: it is not
+ * among the modules index.html preloads). */
+function extra(app, key, fallback = "") {
+  const v = app.store.get().extra[key];
+  return v === undefined ? fallback : v;
+}
+
+function setExtra(app, patch) {
+  const next = { ...app.store.get().extra };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === "" || v === null) delete next[k];
+    else next[k] = String(v);
+  }
+  app.store.set({ extra: next });
+}
+
+function buildGrouping(view, app) {
+  const wrap = el("label", "control grouping");
+  const by = el("select", "select");
+  by.dataset.testid = "group-by";
+  by.title = "group the runs by an hparam or config key: a line per group (its mean or median) with a band";
+  const stat = el("select", "select");
+  stat.dataset.testid = "agg-stat";
+  for (const [v, label] of [["mean", "Mean"], ["median", "Median"]]) stat.append(new Option(label, v));
+  const band = el("select", "select");
+  band.dataset.testid = "agg-band";
+  for (const [v, label] of [["minmax", "Min/max band"], ["std", "± std band"], ["none", "No band"]]) band.append(new Option(label, v));
+  by.addEventListener("change", () => setExtra(app, { groupby: by.value }));
+  stat.addEventListener("change", () => setExtra(app, { agg: stat.value === "mean" ? "" : stat.value }));
+  band.addEventListener("change", () => setExtra(app, { band: band.value === "minmax" ? "" : band.value }));
+  wrap.append(el("span", "control-label", "Group by"), by, stat, band);
+  view.grouping = { by, stat, band };
+  syncGrouping(view, app);
+  return wrap;
+}
+
+/** The group-by controls as the URL says; the keys offered are those of the selected runs. */
+function syncGrouping(view, app) {
+  const { by, stat, band } = view.grouping;
+  const key = extra(app, "groupby");
+  const keys = view.groupKeys || [];
+  const options = [["", "None"], ...keys.map((k) => [k.key, k.key + " · " + k.values + (k.values === 1 ? " value" : " values")])];
+  if (key && !keys.some((k) => k.key === key)) options.push([key, key]);
+  if (by.options.length !== options.length || options.some(([v], i) => by.options[i].value !== v)) {
+    by.replaceChildren(...options.map(([v, label]) => new Option(label, v)));
+  }
+  by.value = key;
+  stat.value = extra(app, "agg", "mean");
+  band.value = extra(app, "band", "minmax");
+  stat.hidden = band.hidden = !key;
+}
+
+async function loadGroupKeys(view, app) {
+  const runs = app.selected();
+  if (runs.length === 0) { view.groupKeys = []; syncGrouping(view, app); return; }
+  try {
+    const body = await getJSON("/api/aggregate/keys", { runs: runs.join(",") });
+    view.groupKeys = body.keys;
+  } catch (_) {
+    view.groupKeys = [];
+  }
+  syncGrouping(view, app);
+}
+
+/** Make charts of the kind the grouping asks for (grouped ones are loaded on first use). */
+async function chooseCharts(view, app) {
+  const grouped = Boolean(extra(app, "groupby"));
+  let make = createChart;
+  if (grouped) make = (await import("./aggregate_chart.js")).createAggregateChart;
+  if (grouped !== Boolean(extra(app, "groupby"))) return; // changed meanwhile
+  if (view.grouped === grouped && view.makeChart) return;
+  view.grouped = grouped;
+  view.makeChart = make;
+  for (const chart of view.charts.values()) { view.observer.unobserve(chart.el); chart.destroy(); }
+  view.charts.clear();
+  if (view.laidOut) layout(view, app);
+}
 
 function control(label, input) {
   const wrap = el("label", "control");
@@ -53,7 +135,7 @@ function buildToolbar(view, app) {
   bar.append(tags, smoothing, control("X axis", x),
     check("log-y", "Log y", "logy", "logarithmic y axis (positive values only)"),
     check("ignore-outliers", "Ignore outliers", "outliers", "scale y to the 5–95 % quantiles of the values"),
-    el("span", "spacer"), view.summary);
+    buildGrouping(view, app), el("span", "spacer"), view.summary);
   view.inputs = { tags, slider, readout, x };
   return bar;
 }
@@ -109,7 +191,7 @@ function layout(view, app) {
     for (const tag of groups.get(name)) {
       let chart = view.charts.get(tag);
       if (!chart) {
-        view.charts.set(tag, (chart = createChart(tag, app)));
+        view.charts.set(tag, (chart = view.makeChart(tag, app)));
         view.observer.observe(chart.el);
       }
       chart.el.hidden = Boolean(re) && !re.test(tag);
@@ -166,13 +248,15 @@ async function selectionChanged(view, app) {
   if (key === view.selection) return;
   view.selection = key;
   summarize(view, app);
+  loadGroupKeys(view, app);
   await loadTags(view, app);
   for (const chart of view.charts.values()) chart.invalidate();
 }
 
 /** Mount the scalars view into `root`. */
 export function mount(root, app) {
-  const view = { charts: new Map(), groups: new Map(), tags: [], loaded: false, selection: null };
+  const view = { charts: new Map(), groups: new Map(), tags: [], loaded: false, selection: null,
+    makeChart: createChart, grouped: false, groupKeys: [], groupingKey: "" };
   view.groupsEl = el("div", "groups");
   view.empty = el("div", "empty-state");
   view.empty.hidden = true;
@@ -195,6 +279,7 @@ export function mount(root, app) {
     if (keys.has("x")) for (const c of view.charts.values()) c.invalidate();
     if (keys.has("smooth") || keys.has("logy") || keys.has("outliers")) redraw();
     if (keys.has("tags") || keys.has("collapsed")) layout(view, app);
+    if (keys.has("extra")) groupingChanged(view, app);
   });
   app.events.on("runs", () => selectionChanged(view, app));
   app.events.on("theme", redraw);
@@ -209,5 +294,16 @@ export function mount(root, app) {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => { for (const c of view.charts.values()) c.resize(); }, 60);
   }).observe(view.groupsEl);
-  selectionChanged(view, app);
+  view.groupingKey = GROUPING.map((k) => extra(app, k)).join("\n");
+  if (extra(app, "groupby")) chooseCharts(view, app).then(() => selectionChanged(view, app));
+  else selectionChanged(view, app);
+}
+
+function groupingChanged(view, app) {
+  const now = GROUPING.map((k) => extra(app, k)).join("\n");
+  if (now === view.groupingKey) return;
+  view.groupingKey = now;
+  syncGrouping(view, app);
+  if (Boolean(extra(app, "groupby")) !== view.grouped) chooseCharts(view, app);
+  else for (const c of view.charts.values()) c.invalidate();
 }
