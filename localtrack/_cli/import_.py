@@ -1,4 +1,4 @@
-"""`localtrack import tensorboard|wandb PATH…`: bring other trackers' logs into the store.
+"""`localtrack import tensorboard PATH…`: bring other trackers' logs into the store.
 
 Each import is incremental and idempotent (docs/INTEROP.md): run it again, or keep it running
 with `--follow`, and only what is new is added. Progress goes to stderr, then a summary; the
@@ -19,15 +19,13 @@ EXAMPLES = """examples:
   localtrack import tensorboard ./tb_logs                 runs under ./tb_logs -> project "tensorboard"
   localtrack import tensorboard ./tb_logs --project exp1  into project "exp1"
   localtrack import tensorboard ./tb_logs --follow        keep importing what TensorBoard writes
-  localtrack import wandb ./wandb                         every offline-run-*/run-*.wandb under ./wandb
-  localtrack import wandb ./wandb/offline-run-20250101_120000-abc123
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "import",
-        help="import TensorBoard event files or W&B offline runs (incremental)",
+        help="import TensorBoard event files (incremental)",
         description="Import other trackers' logs as localtrack runs. Importing again adds "
         "only what is new (docs/INTEROP.md).",
         epilog=EXAMPLES,
@@ -42,15 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    wb = kinds.add_parser(
-        "wandb",
-        help="W&B offline runs (wandb/offline-run-*/run-*.wandb)",
-        description="Import W&B runs: each PATH is a run folder, a .wandb file, or a folder "
-        "holding run folders (a project's wandb/ directory). Needs the wandb package.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    for sub, default in ((tb, "tensorboard"), (wb, None)):
+    for sub, default in ((tb, "tensorboard"),):
         sub.add_argument("paths", metavar="PATH", nargs="+", type=Path)
         sub.add_argument(
             "--project",
@@ -69,14 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _once(args: argparse.Namespace, root: Path, progress: bool) -> ImportReport:
-    if args.source == "tensorboard":
-        from localtrack._interop.tb_import import import_tensorboard
+    # `import wandb` (issue #14) is not built yet: argparse offers only tensorboard.
+    from localtrack._interop.tb_import import import_tensorboard
 
-        return import_tensorboard(args.paths, root, args.project, progress=progress)
-    from localtrack._interop.wandb_import import import_wandb
-
-    report: ImportReport = import_wandb(args.paths, root, args.project, progress=progress)
-    return report
+    return import_tensorboard(args.paths, root, args.project, progress=progress)
 
 
 def run(args: argparse.Namespace) -> int:
