@@ -14,29 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _crc_table() -> np.ndarray:
-    table = np.arange(256, dtype=np.uint32)
-    for _ in range(8):
-        table = np.where(table & 1, (table >> 1) ^ np.uint32(0x82F63B78), table >> 1)
-    return table.astype(np.uint32)
-
-
-TABLE = _crc_table()
-
-
-def crc32c_rows(rows: np.ndarray) -> np.ndarray:
-    """CRC32C of each row of a 2-D uint8 array."""
-    crc = np.full(rows.shape[0], 0xFFFFFFFF, np.uint32)
-    for j in range(rows.shape[1]):
-        crc = TABLE[(crc ^ rows[:, j]) & 0xFF] ^ (crc >> np.uint32(8))
-    out: np.ndarray = crc ^ np.uint32(0xFFFFFFFF)
-    return out
+from localtrack._interop.tfrecord import crc32c_rows, mask
 
 
 def masked(crc: np.ndarray) -> np.ndarray:
-    crc = crc.astype(np.uint64)
-    return ((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF).astype("<u4")
+    return mask(crc).astype("<u4")
 
 
 def _u8(values: np.ndarray, dtype: str) -> np.ndarray:
