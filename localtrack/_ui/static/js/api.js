@@ -55,13 +55,22 @@ const LENGTH = {
   nonfinite_x: "nonfinite_count", nonfinite_y: "nonfinite_count",
 };
 
+/**
+ * The framing every binary answer shares (series-v1, columns-v1, arrays-v1): uint32 LE header
+ * length, JSON header, zero padding to a multiple of 8. Gives {header, offset of the data}.
+ */
+export function binaryHeader(buffer) {
+  const length = new DataView(buffer).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
+  const end = 4 + length;
+  return { header, offset: end + ((8 - (end % 8)) % 8) };
+}
+
 /** Decode a series-v1 body: {header, series: Map run id -> {meta, x, y, bandX, ...}}. */
 export function decodeSeries(buffer) {
-  const view = new DataView(buffer);
-  const headerLength = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, headerLength)));
-  let offset = 4 + headerLength;
-  offset += (8 - (offset % 8)) % 8;
+  const framed = binaryHeader(buffer);
+  const header = framed.header;
+  let offset = framed.offset;
   const columns = header.columns || COLUMNS;
   const series = new Map();
   for (const meta of header.series) {

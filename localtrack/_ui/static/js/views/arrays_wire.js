@@ -2,7 +2,7 @@
 // of 8, then the header's `arrays` (name, dtype, shape), each padded to a multiple of 8.
 // Decoded into typed arrays over the one buffer (no copy).
 
-import { ApiError } from "../api.js";
+import { ApiError, binaryHeader } from "../api.js";
 
 const TYPED = {
   float32: Float32Array, float64: Float64Array, uint8: Uint8Array, uint32: Uint32Array, int32: Int32Array,
@@ -10,11 +10,9 @@ const TYPED = {
 
 /** {header, arrays: {name: {data: TypedArray, shape: [..]}}} of an arrays-v1 body. */
 export function decodeArrays(buffer) {
-  const view = new DataView(buffer);
-  const length = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
-  let at = 4 + length;
-  at += (8 - (at % 8)) % 8;
+  const framed = binaryHeader(buffer);
+  const header = framed.header;
+  let at = framed.offset;
   const arrays = {};
   for (const item of header.arrays) {
     const Typed = TYPED[item.dtype];

@@ -2,12 +2,12 @@
 // a multiple of 8, then header.count Float64 values per column of header.columns, in order.
 // Decoded into Float64Array views of the body, without a copy.
 
+import { binaryHeader } from "../api.js";
+
 export function decodeColumns(buffer) {
-  const view = new DataView(buffer);
-  const length = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
-  let offset = 4 + length;
-  offset += (8 - (offset % 8)) % 8;
+  const framed = binaryHeader(buffer);
+  const header = framed.header;
+  let offset = framed.offset;
   const columns = {};
   for (const name of header.columns) {
     if (offset + header.count * 8 > buffer.byteLength) throw new Error("columns-v1: body too short");
