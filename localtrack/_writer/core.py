@@ -17,6 +17,7 @@ import json
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
@@ -51,6 +52,11 @@ ON_FULL = ("block", "drop")
 
 SEAL_EARLY_BYTES = 4 << 20
 """Unsealed snapshot bytes that wake the sealer before its deadline."""
+
+SEAL_COST_MEMORY = 32
+"""Seals whose cost the sealer remembers: the worst of them sets how early it starts."""
+MAX_EARLY = 0.6
+"""The sealer starts at most this fraction of flush_secs before a deadline."""
 
 SCALAR_STEP = 2048
 """Rows the scalars buffer grows between two calls of scalar_pressure() past its soft cap."""
@@ -406,17 +412,23 @@ class RunWriter:
             self._report_io_error(exc)
 
     def _loop(self) -> None:
-        """Seal on fixed deadlines, starting early by what a seal takes (the longest recent
-        seal, plus a margin), so a row waits at most flush_secs between being logged and
-        being on disk."""
+        """Seal on fixed deadlines, starting early by what a seal costs, so a row waits at most
+        flush_secs between being logged and being on disk.
+
+        A seal's cost is how late it finished against the instant the sealer asked to wake:
+        the seal itself plus any oversleep, which on a starved machine (other processes on
+        every core, the GIL held by the training loop) can outweigh the seal. The sealer
+        starts early by the worst cost of its recent seals plus a margin."""
         next_lease = time.monotonic() + LEASE_TOUCH_SECS
         deadline = time.monotonic() + self.flush_secs
         # Slack for a seal slower than the slowest recent one (a busy machine, GC): a SIGKILL
-        # then still loses at most flush_secs of rows. Seals run about every 0.8 x flush_secs.
+        # then still loses at most flush_secs of rows.
         margin = 0.15 * self.flush_secs
-        cost = 0.05 * self.flush_secs  # until a seal was measured
+        recent: deque[float] = deque([0.05 * self.flush_secs], maxlen=SEAL_COST_MEMORY)
         while True:
-            self._wake.wait(max(0.0, deadline - time.monotonic() - cost - margin))
+            cost = min(MAX_EARLY * self.flush_secs, max(recent))
+            wake = deadline - cost - margin
+            self._wake.wait(max(0.0, wake - time.monotonic()))
             self._wake.clear()
             if self._stopping:
                 return
@@ -430,9 +442,8 @@ class RunWriter:
                     next_lease = started + LEASE_TOUCH_SECS
             except Exception as exc:  # the sealer must outlive any single failure
                 print(f"localtrack: sealing failed, will retry: {exc!r}", file=sys.stderr)
-            took = time.monotonic() - started
-            # A slower seal counts at once, a faster one only slowly: starting late loses rows.
-            cost = min(self.flush_secs / 2, max(took, 0.8 * cost + 0.2 * took))
+            # Woken early (a buffer past its soft cap) counts only the seal; late, the oversleep too.
+            recent.append(time.monotonic() - min(started, wake))
             deadline = started + self.flush_secs
 
     # ---- end ------------------------------------------------------------------------------
