@@ -91,15 +91,21 @@ function setupKeys() {
   });
 }
 
+/** The link to a view: this page's selection and options, and that view's own parameters. */
+function tabHref(app, state, view) {
+  return "/" + serialize({ ...state, view, run: "", extra: app.store.viewParams(view) });
+}
+
 /**
  * The tabs of /api/views (docs/UI.md "Views"), after Scalars: links that keep the selection
- * and options. Resolves to the views, so that a view named in the URL can be mounted.
+ * and options, and each view's own parameters as it was left. Resolves to the views, so that
+ * a view named in the URL can be mounted.
  */
 async function setupTabs(app, viewsAnswer) {
   const nav = document.querySelector(".tabs");
   const runTab = document.getElementById("tab-run");
   const current = app.store.get();
-  document.getElementById("tab-scalars").href = "/" + serialize({ ...current, view: "scalars", run: "", extra: {} });
+  document.getElementById("tab-scalars").href = tabHref(app, current, "scalars");
   const body = await viewsAnswer;
   const links = [];
   for (const v of body.views) {
@@ -108,14 +114,14 @@ async function setupTabs(app, viewsAnswer) {
     a.id = "tab-" + v.name;
     a.dataset.testid = "tab-" + v.name;
     a.textContent = v.title;
-    a.href = "/" + serialize({ ...current, view: v.name, run: "", extra: {} });
+    a.href = tabHref(app, current, v.name);
     if (current.view === v.name) a.classList.add("active");
     nav.insertBefore(a, runTab);
     links.push([a, v.name]);
   }
   app.store.subscribe((state) => {
-    document.getElementById("tab-scalars").href = "/" + serialize({ ...state, view: "scalars", run: "", extra: {} });
-    for (const [a, name] of links) a.href = "/" + serialize({ ...state, view: name, run: "", extra: {} });
+    document.getElementById("tab-scalars").href = tabHref(app, state, "scalars");
+    for (const [a, name] of links) a.href = tabHref(app, state, name);
   });
   return body.views;
 }

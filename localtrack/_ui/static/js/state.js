@@ -71,11 +71,54 @@ function same(a, b) {
   return a === b;
 }
 
-/** The state of this page: get(), set(patch) (writes the URL), subscribe(fn(state, keys)). */
+const VIEW_PARAMS_KEY = "localtrack-view-params";
+
+/** Each view's own parameters last seen in this browser tab (sessionStorage), checked. */
+function loadViewParams() {
+  const out = {};
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(VIEW_PARAMS_KEY) || "null");
+  } catch (_) {
+    return out;
+  }
+  if (!saved || typeof saved !== "object") return out;
+  for (const [view, params] of Object.entries(saved)) {
+    if (!VIEW_NAME.test(view) || !params || typeof params !== "object") continue;
+    const kept = {};
+    for (const [k, v] of Object.entries(params)) if (!KNOWN.has(k) && typeof v === "string") kept[k] = v;
+    out[view] = kept;
+  }
+  return out;
+}
+
+/**
+ * The state of this page: get(), set(patch) (writes the URL), subscribe(fn(state, keys)),
+ * and viewParams(view): the view's own parameters, so that a tab link reopens a view as it
+ * was left (the open view's come from the URL, the others' from this browser tab's session).
+ */
 export class Store {
   constructor(search) {
     this.state = parse(search);
     this.listeners = [];
+    this.params = loadViewParams();
+    this.rememberParams();
+  }
+
+  viewParams(view) {
+    if (view === this.state.view) return { ...this.state.extra };
+    return { ...(this.params[view] || {}) };
+  }
+
+  rememberParams() {
+    const view = this.state.view;
+    if (view === "run") return; // the run page has no parameters of its own
+    this.params[view] = { ...this.state.extra };
+    try {
+      sessionStorage.setItem(VIEW_PARAMS_KEY, JSON.stringify(this.params));
+    } catch (_) {
+      // storage full or refused: the links then keep only the open view's parameters
+    }
   }
 
   get() {
@@ -88,6 +131,7 @@ export class Store {
     this.state = { ...this.state, ...patch };
     const url = location.pathname + serialize(this.state) + location.hash;
     history.replaceState(null, "", url);
+    if (changed.includes("extra") || changed.includes("view")) this.rememberParams();
     for (const fn of this.listeners) fn(this.state, new Set(changed));
   }
 
