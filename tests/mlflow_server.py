@@ -37,6 +37,8 @@ class Server:
     port: int = field(default_factory=free_port)
     auth: bool = False
     workers: int | None = 1  # None: mlflow's default (4 worker processes)
+    backend_uri: str | None = None  # None: sqlite in `dir` (the fleet tests pass PostgreSQL's)
+    env: dict[str, str] = field(default_factory=dict)  # e.g. MLFLOW_SQLALCHEMYSTORE_POOL_SIZE
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,12 +52,13 @@ class Server:
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret-key",
             "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            **self.env,
         }
         for k in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             env.pop(k, None)
         args = [
             MLFLOW, "server",
-            "--backend-store-uri", f"sqlite:///{self.dir}/db.sqlite",
+            "--backend-store-uri", self.backend_uri or f"sqlite:///{self.dir}/db.sqlite",
             "--artifacts-destination", str(self.dir / "artifacts"),
             "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
