@@ -1,4 +1,5 @@
-"""`localtrack ui`: serve the dashboard over the runs root until Ctrl-C."""
+"""`localtrack ui`: serve the dashboard over the runs root until Ctrl-C, or with `--export`
+write one self-contained HTML report of some runs (localtrack/_ui/report/)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import errno
 import importlib.abc
 import sys
 import threading
+import time
+from pathlib import Path
 
 from localtrack._store.layout import runs_root
 
@@ -23,6 +26,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--no-token", action="store_true", help="serve without a token (anyone reaching the port)"
     )
     p.add_argument("--open", action="store_true", help="open the page in a browser")
+    p.add_argument(
+        "--export",
+        metavar="FILE.html",
+        type=Path,
+        help="write one self-contained HTML report (scalars charts, hparams, last images) of "
+        "the runs named, or of every run, and exit; it opens with no server and no network",
+    )
+    p.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="with --export: the runs to report (id, name, path or id prefix); default: all",
+    )
+    p.add_argument(
+        "--tags", metavar="REGEX", help="with --export: only tags matching (case-insensitive)"
+    )
+    p.add_argument(
+        "--latest", type=int, metavar="N", help="with --export and no RUN: the N latest runs"
+    )
+    p.add_argument(
+        "--every-stream",
+        action="store_true",
+        help="with --export: also histograms, texts, PR curves and meshes (as the sync "
+        "daemon's per-run report)",
+    )
     p.set_defaults(run=run)
 
 
@@ -46,7 +74,49 @@ def lean_process() -> None:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
+def export(args: argparse.Namespace) -> int:
+    """`--export FILE`: the report, with progress on stderr while it takes long."""
+    from localtrack._ui.report.export import export_report
+
+    started = time.monotonic()
+    shown = [started]
+
+    def progress(text: str) -> None:
+        now = time.monotonic()
+        if now - shown[0] >= 0.5 and now - started >= 1.0:
+            print(f"localtrack ui --export: {text}", file=sys.stderr, flush=True)
+            shown[0] = now
+
+    if args.latest is not None and args.latest < 1:
+        print("localtrack ui: error: --latest must be at least 1", file=sys.stderr)
+        return 2
+    got = export_report(
+        runs_root(args.root),
+        args.export,
+        args.runs,
+        tags=args.tags,
+        latest=args.latest,
+        every_stream=args.every_stream,
+        progress=progress,
+    )
+    print(
+        f"localtrack ui: wrote {args.export} ({got['bytes'] / 1e6:.2f} MB: {got['runs']} runs, "
+        f"{got['charts']} charts, {got['images']} images) in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.export is not None:
+        return export(args)
+    if args.runs or args.tags or args.latest or args.every_stream:
+        print(
+            "localtrack ui: error: RUN, --tags, --latest and --every-stream go with "
+            "--export FILE.html (the dashboard itself selects runs in the page)",
+            file=sys.stderr,
+        )
+        return 2
     lean_process()
     from localtrack import ui
 
