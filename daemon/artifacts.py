@@ -11,6 +11,9 @@ stream and tag, `localtrack/<stream>/<key>.parquet`, holding every row of that t
 store's own columns (docs/FORMAT.md), uploaded again whole when the stream's files change.
 
 Rows a `purge_step` hides (localtrack/_query/purge.py) are left out of both.
+
+Beside them, each run's self-contained HTML report, `localtrack/report.html`, which MLflow's
+artifact view previews (report_artifact.py).
 """
 
 from __future__ import annotations

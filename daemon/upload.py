@@ -43,6 +43,7 @@ from .plan import Batch, apply_marks
 from .points import METRIC_STREAMS, Points, pending_segments, read_points, run_purges
 from .purged import purge_tags, report
 from .remote import Remote, is_race
+from .report_artifact import sync_report
 from .run_info import RUN_ID_TAG, crash_end_ms, finish_ms, local_params, local_status, run_tags
 from .state import SyncState, WriterProgress, digest, open_state, save_state
 from .trials import TrialUpload, read_trials, trial_keys
@@ -147,6 +148,8 @@ class RunUpload:
         local = local_status(self.run_dir)
         self.sync_images()
         self.sync_tables(final=local != "running")
+        if not self.stop.is_set():
+            sync_report(self, local)
         if self.stop.is_set():
             return out
         out.complete = self.sync_status(events, local)

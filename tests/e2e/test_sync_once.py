@@ -59,7 +59,10 @@ def test_scalars_config_and_status_land_once(tmp_path, mlflow_server, capsys):
     assert got.data.tags["localtrack.truncated_params"] == "long"
     mapped = encode.mlflow_key("loss@val (ema)")
     assert json.loads(got.data.tags["localtrack.key_map"]) == {"loss@val (ema)": mapped}
-    assert [a.path for a in client.list_artifacts(rid, "localtrack")] == ["localtrack/key_map.json"]
+    assert [a.path for a in client.list_artifacts(rid, "localtrack")] == [
+        "localtrack/key_map.json",
+        "localtrack/report.html",  # the run's report (test_sync_report.py)
+    ]
     assert client.get_experiment(got.info.experiment_id).name == "once-basic"
 
     # Again: nothing new is sent, nothing doubles.

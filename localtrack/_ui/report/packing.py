@@ -24,7 +24,8 @@ def narrowest(values: np.ndarray) -> np.ndarray:
     finite = np.isfinite(v)
     if finite.all() and (v == np.round(v)).all() and v.min() >= INT32[0] and v.max() <= INT32[1]:
         return v.astype("<i4")
-    as32 = v.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, not equal
+        as32 = v.astype(np.float32)
     if np.array_equal(as32.astype(np.float64), v, equal_nan=True):
         return as32.astype("<f4")
     return v.astype("<f8")
