@@ -111,7 +111,10 @@ def _import_run(
             save_state(run_dir, state)
         ctx = EventContext(protos, run.name)
         _import_file(path, prog, run_dir, marker, ctx, state, report, bar)
-    if run_dir.exists():
+        if "embeddings" in ctx.carried:  # an export's rows as logged: not its projector files
+            state.extra["embeddings_carried"] = True
+            save_state(run_dir, state)
+    if run_dir.exists() and not state.extra.get("embeddings_carried"):
         import_embeddings(run, run_dir, marker, state, report)
 
 
@@ -137,8 +140,9 @@ def _import_file(
             walls = _walls(fast, rows) + ([ctx.first_wall] if ctx.first_wall else [])
             if writer is None and len(rec):
                 start = min(walls) if walls else None
+                start = ctx.start_wall if ctx.start_wall is not None else start
                 marker["created_at"] = start or marker["created_at"]
-                writer = _open(run_dir, marker, path, start)
+                writer = _open(run_dir, marker, path, start, ctx.start_payload)
                 prog.pending = writer.identity.writer
                 save_state(run_dir, state)
             if writer is not None:
@@ -163,7 +167,10 @@ def _import_file(
         if writer is not None:
             writer.close(status="failed", exit_code=1)
         raise
-    if writer is not None:
+    if writer is not None and ctx.finish is not None:  # an exported writer's own finish
+        f = ctx.finish
+        writer.close(f.get("status") or "finished", f.get("exit_code"), f["wall_time"])
+    elif writer is not None:
         writer.close(wall_time=last_wall)
     mark_done(prog, offset, count, path)
     save_state(run_dir, state)
@@ -179,12 +186,16 @@ def _walls(fast: tb_scalars.FastScalars, rows: Rows) -> list[float]:
     return [w for w in walls if w > 0]
 
 
-def _open(run_dir: Path, marker: Any, path: Path, start: float | None) -> RunWriter:
+def _open(
+    run_dir: Path, marker: Any, path: Path, start: float | None, payload: dict[str, Any] | None
+) -> RunWriter:
+    """The writer of one event file; an exported file's start payload (host, argv, git…) is
+    kept as logged, with where it was imported from."""
     return RunWriter(
         run_dir,
         marker,
         flush_secs=IMPORT_FLUSH_SECS,
         max_rows=IMPORT_MAX_ROWS,
-        start_payload={"imported_from": SOURCE, "source": str(path.resolve())},
+        start_payload={**(payload or {}), "imported_from": SOURCE, "source": str(path.resolve())},
         start_wall_time=start,
     )

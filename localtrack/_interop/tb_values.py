@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from localtrack._interop.rows import Rows
+from localtrack._interop import tb_carry
+from localtrack._interop.rows import Rows, sealable
 from localtrack._interop.tb_protos import tensor_array
 from localtrack._writer.config import flatten, to_json
 from localtrack._writer.tensors import tensor_struct
@@ -35,6 +36,11 @@ class EventContext:
     metric_names: list[str] = field(default_factory=list)
     hparams_rows: list[dict[str, Any]] = field(default_factory=list)  # completed at the end
     first_wall: float | None = None  # the file_version event's: when the file was created
+    # What `localtrack export` carried (tb_carry.py): the writer's start, finish and streams
+    carried: set[str] = field(default_factory=set)
+    start_wall: float | None = None
+    start_payload: dict[str, Any] | None = None
+    finish: dict[str, Any] | None = None
 
 
 def image_format(data: bytes) -> str:
@@ -59,6 +65,8 @@ def convert(index: int, event: Any, rows: Rows, ctx: EventContext) -> None:
             rows.point("meshes", tag, step, wall, _mesh(parts))
     elif what == "file_version":
         ctx.first_wall = wall if ctx.first_wall is None else ctx.first_wall
+    elif what == "graph_def" and "graphs" in ctx.carried:
+        pass  # the export's graph for TensorBoard's eyes; the row as logged is carried
     elif what == "graph_def":
         rows.point("graphs", "graph", step, wall, graph_payload(ctx.protos, event.graph_def))
     elif what == "session_log" and event.session_log.status == SESSION_START:
@@ -110,11 +118,38 @@ def _value(
         rows.point("images", tag, step, wall, payload)
     elif kind == "audio":
         rows.point("audio", tag, step, wall, _audio(value.audio))
+    elif plugin == tb_carry.PLUGIN:
+        if not _carried(value, step, wall, rows, ctx):
+            raw(rows, tag, step, wall, value, plugin)
+    elif plugin == "hparams" and "hparams" in ctx.carried:
+        pass  # the export's summaries for TensorBoard's eyes; the row as logged is carried
     elif plugin == "hparams":
         if not _hparams(value, step, wall, rows, ctx):
             raw(rows, tag, step, wall, value, plugin)
     elif kind != "tensor" or not _tensor(index, value, plugin, step, wall, rows, ctx, meshes):
         raw(rows, tag, step, wall, value, plugin)
+
+
+def _carried(value: Any, step: int, wall: float, rows: Rows, ctx: EventContext) -> bool:
+    """A `localtrack` value of an exported file (tb_carry.py); False when it is not one."""
+    try:
+        kind, data = tb_carry.parse(str(value.tag), value.metadata.plugin_data.content)
+    except ValueError:
+        return False
+    if kind == "writer":
+        ctx.carried |= set(data.get("carried", []))
+        ctx.start_wall = sealable(int(data["start_us"]) / 1e6)
+        ctx.start_payload = data.get("payload") or {}
+    elif kind == "finish":
+        ctx.finish = {**data, "wall_time": sealable(wall)}
+    elif kind == "row":
+        payload = data["payload"]
+        rows.point(str(data["stream"]), str(data["tag"]), step, wall, payload)
+    elif kind == "record":
+        rows.record(str(data["stream"]), {**data["row"], "wall_time": wall})
+    else:
+        return False
+    return True
 
 
 def _tensor(
