@@ -20,6 +20,7 @@ from pathlib import Path
 
 from localtrack._errors import FormatVersionError, LocaltrackWarning
 from localtrack._query import pins
+from localtrack._query.hive import HivePath
 from localtrack._store.layout import (
     FORMAT_VERSION,
     MARKER_NAME,
@@ -51,6 +52,8 @@ class RunEntry:
     runs_here: bool = False
     """A writer of the run that has not closed is a process running on this host now (its
     lease names it): alive whatever the wall clock says of its lease's age."""
+    made: float | None = None
+    """The marker's mtime as the listing found it (None: not looked at, or it vanished)."""
 
     def has_live_writer(self, now: float) -> bool:
         """Whether a writer may still be sealing (and compacting) segments of this run."""
@@ -105,6 +108,11 @@ class StoreListing:
     """Descriptors held open on listed files (see pins.py); release() closes them."""
     handed_over: bool = False
     """True once a connection owns the descriptors (it closes them; release() does not)."""
+    hive: dict[Path, str] = field(default_factory=dict)
+    """Run folders whose files are read through a `run_id=` folder of the farm (hive.py), with
+    what goes before a file's absolute path."""
+    _read: dict[Path, str] = field(default_factory=dict, repr=False)
+    """read_path's answers for hive paths, made once."""
 
     def all_files(self) -> list[Path]:
         return [p for paths in self.files.values() for p in paths]
@@ -112,7 +120,16 @@ class StoreListing:
     def read_path(self, path: Path) -> str:
         """The path DuckDB reads `path` through: its pinned descriptor when there is one."""
         fd = self.pinned.get(path)
-        return str(path) if fd is None else pins.fd_path(fd)
+        if fd is not None:
+            return pins.fd_path(fd)
+        if not self.hive:
+            return str(path)
+        read = self._read.get(path)
+        if read is None:
+            prefix = self.hive.get(path.parent.parent)
+            read = str(path) if prefix is None else HivePath(prefix + os.path.abspath(path))
+            self._read[path] = read
+        return read
 
     def allowed_paths(self) -> list[str]:
         """Paths the connection may read: each file as DuckDB reads it, plus, for a pinned
@@ -240,7 +257,8 @@ def list_run(run_dir: Path, skipped: set[Path], pin: bool, now: float) -> RunLis
         marker = read_run_marker(run_dir)
     except FileNotFoundError:
         return None  # removed while we looked (localtrack rm)
-    found = RunListing(RunEntry(run_dir, marker, *lease_facts(run_dir)))
+    lease, runs_here = lease_facts(run_dir)
+    found = RunListing(RunEntry(run_dir, marker, lease, runs_here, made=marker_mtime(run_dir)))
     pin = pin and found.run.has_live_writer(now)
     for stream in stream_dirs(run_dir):
         good, fds, bad = list_stream(run_dir / stream, skipped, pin)
@@ -250,8 +268,13 @@ def list_run(run_dir: Path, skipped: set[Path], pin: bool, now: float) -> RunLis
     return found
 
 
-def list_store(root: Path, skip: Iterable[Path] = (), pin: bool = False) -> StoreListing:
+def list_store(
+    root: Path, skip: Iterable[Path] = (), pin: bool = False, cache: bool = True
+) -> StoreListing:
     """List every run under `root` and the live files of each stream, minus `skip`.
+
+    With `cache` the listing goes through the listing cache (listing_cache.py: only folders
+    that changed since the last listing are read); without it, every folder is read now.
 
     With `pin` (and where the system allows), the files of runs whose writers are alive are
     held open, so that they stay readable after the writer's own compaction deletes them;
@@ -259,6 +282,10 @@ def list_store(root: Path, skip: Iterable[Path] = (), pin: bool = False) -> Stor
     or `localtrack rm`.) A file that is not whole Parquet is warned about and skipped.
     """
     skipped = set(skip)
+    if cache:
+        from localtrack._query.listing_cache import cached_listing  # it builds on this module
+
+        return cached_listing(root, skipped, pin)
     pin = pin and pins.PINNING
     now = time.time()
     run_dirs = find_runs(root)

@@ -37,7 +37,7 @@ def markers_table(runs: list[RunEntry], now: float | None = None) -> pa.Table:
     """One row per run directory with its marker's fields, and whether the marker is fresh
     (a run without events is `running` then, as its writer may be starting; else `crashed`)."""
     now = time.time() if now is None else now
-    made = [marker_mtime(r.path) for r in runs]
+    made = [r.made if r.made is not None else marker_mtime(r.path) for r in runs]
     rows = {
         "run_id": [r.marker.get("run_id") for r in runs],
         "project": [r.marker.get("project") for r in runs],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from localtrack._query.hive import HIVE_OPTIONS, HivePath
 from localtrack._query.overwrite import LATEST_SQL
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 
@@ -46,17 +47,26 @@ def file_list_sql(paths: Sequence[str | Path]) -> str:
 
 def _source_sql(stream: str, paths: Sequence[str | Path], row_numbers: bool = False) -> str:
     """SELECT the stream's columns from `paths` (or from its empty table when there are none);
-    with `row_numbers`, also each row's position in its file as `file_row_number`."""
+    with `row_numbers`, also each row's position in its file as `file_row_number`.
+
+    HivePath entries (hive.py) are read in a second scan whose `run_id` comes from their
+    `run_id=` folder, so a filter on run_id skips other runs' files unopened."""
     names = STREAMS[stream].names
     columns = ", ".join(ident(c) for c in names)
-    if paths:
-        source = (
-            f"read_parquet({file_list_sql(paths)}, hive_partitioning = false, "
-            f"binary_as_string = false{', file_row_number = true' if row_numbers else ''})"
-        )
-    else:
-        source = ident(empty_table_name(stream))
-    return f"SELECT {columns} FROM {source}"
+    if not paths:
+        return f"SELECT {columns} FROM {ident(empty_table_name(stream))}"
+    options = "binary_as_string = false" + (", file_row_number = true" if row_numbers else "")
+    hive = [] if row_numbers else [p for p in paths if isinstance(p, HivePath)]
+    plain = [p for p in paths if not isinstance(p, HivePath)] if hive else paths
+    scans = []
+    if plain:
+        scans.append(f"read_parquet({file_list_sql(plain)}, hive_partitioning = false, {options})")
+    if hive:
+        scans.append(f"read_parquet({file_list_sql(hive)}, {HIVE_OPTIONS}, {options})")
+    if len(scans) == 1:
+        return f"SELECT {columns} FROM {scans[0]}"
+    union = " UNION ALL ".join(f"SELECT {columns} FROM {scan}" for scan in scans)
+    return f"SELECT * FROM ({union})"  # one SELECT, so that a WHERE appended holds for both
 
 
 def stream_view_sql(stream: str, paths: Sequence[str | Path]) -> str:
