@@ -196,7 +196,9 @@ def stats_sql(
         b = _Branch(req, group, source, params, _offset(offsets_us, group))
         parts.append(
             "SELECT run_id, count(*) AS points, min(x) AS lo, max(x) AS hi, "
-            f"epoch_us(min(wall_time)) AS first_us FROM {b.rows} GROUP BY run_id"
+            # the first point in range: least x, then least wall time
+            f"epoch_us(arg_min(wall_time, (x, wall_time))) AS first_us FROM {b.rows} "
+            "GROUP BY run_id"
         )
     if not parts:
         return (

@@ -239,24 +239,63 @@ def read_reduced(
     (m4_partial), merged; memory stays near one batch plus the candidates."""
     (stats, pure), offset = first
     raw = stats.points <= req.raw_limit
-    parts, least = [], None
+    by_step = req.x == "step"  # wall times are read back only for the first point's group
+    columns = [c for c in READ_COLUMNS if c != "wall_time"] if by_step else READ_COLUMNS
+    parts, least, first_at = [], None, None
+    mine = _pure_groups(pure)
     for k, (f, gs) in enumerate(planned):
-        mine = {g for at, g in pure if at == k}
-        for table in _batches(f, gs, READ_COLUMNS, req.tag, mine):
-            x, y = _x_of(table, req, offset), _numbers(table, "value", "float64")
-            wall = _numbers(table, "wall_time", "int64")
-            keep = _in_range(x, req, run)
-            if keep is not None:
-                x, y, wall = x[keep], y[keep], wall[keep]
-            if not len(x):
-                continue
-            least = int(wall.min()) if least is None else min(least, int(wall.min()))
-            if raw or span is None:
-                parts.append((x, y))
-            else:
-                parts.append(candidates(x, y, span[0], span[1], req.width))
+        for g in gs:
+            for table in _batches(f, [g], columns, req.tag, mine(k)):
+                x, y = _x_of(table, req, offset), _numbers(table, "value", "float64")
+                keep = _in_range(x, req, run)
+                wall = None if by_step else _numbers(table, "wall_time", "int64")
+                if keep is not None:
+                    x, y = x[keep], y[keep]
+                    wall = None if wall is None else wall[keep]
+                if not len(x):
+                    continue
+                if wall is not None:
+                    least = int(wall.min()) if least is None else min(least, int(wall.min()))
+                elif first_at is None or x.min() < first_at[0]:
+                    first_at = (float(x.min()), k, g)
+                if raw or span is None:
+                    parts.append((x, y))
+                else:
+                    parts.append(candidates(x, y, span[0], span[1], req.width))
+    if first_at is not None:
+        least = _first_wall(planned, req, run, first_at, mine)
     x, y = merge(parts)
     return InRange(x, y, RunStats(stats.points, stats.lo, stats.hi, least), offset)
+
+
+def _pure_groups(pure: frozenset[tuple[int, int]]) -> Callable[[int], set[int]]:
+    """File index → its row groups that hold the tag only."""
+    return lambda k: {g for at, g in pure if at == k}
+
+
+def _first_wall(
+    planned: Plan,
+    req: SeriesRequest,
+    run: str,
+    first_at: tuple[float, int, int],
+    mine: Callable[[int], set[int]],
+) -> int | None:
+    """The wall time (epoch µs) of the first point in range by step (the least of those at
+    that step), read from the one row group that holds it: an x=step chart reads no other
+    wall times."""
+    step, k, g = first_at
+    f = planned[k][0]
+    least = None
+    for table in _batches(f, [g], ["tag", "step", "wall_time"], req.tag, mine(k)):
+        x, wall = _x_of(table, req, None), _numbers(table, "wall_time", "int64")
+        keep = x == step
+        in_range = _in_range(x, req, run)
+        if in_range is not None:
+            keep &= in_range
+        if keep.any():
+            low = int(wall[keep].min())
+            least = low if least is None else min(least, low)
+    return least
 
 
 def _arg_extreme(

@@ -104,3 +104,33 @@ def test_row_groups_outside_the_range_are_skipped(tmp_path: Path) -> None:
     assert row_groups(meta, "step", None, None) == list(range(10))
     wall = (T0_US + 2_500 * 10_000) / 1.0
     assert row_groups(meta, "wall_time", wall, wall) == [2]
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(xmin=3, xmax=7), dict(x="wall")])
+def test_first_wall_is_the_first_points_even_when_wall_times_go_backwards(
+    tmp_path: Path, extra: dict
+) -> None:
+    """A resumed run can log step 0 twice and its clock can go back: the first point in range
+    is the least step (then the least wall time), in both reductions."""
+    steps = np.array([5, 0, 0, 3, 9, 7, 1], dtype=np.int64)
+    walls = np.array([900, 500, 400, 800, 100, 200, 700], dtype=np.int64) * 1_000_000
+    table = pa.table(
+        {
+            "run_id": ["a"] * len(steps),
+            "tag": ["loss"] * len(steps),
+            "step": steps,
+            "wall_time": pa.array((T0_US + walls).astype("datetime64[us]")),
+            "value": np.arange(len(steps), dtype=np.float64),
+        }
+    )
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=3)
+    files = {"a": [str(tmp_path / "a.parquet")]}
+    req = SeriesRequest("loss", ("a",), **{"width": 200, **extra})
+    (want,), (got,) = by_duckdb(files, req), reduce_files(files, req, threads=1)
+    in_range = (steps >= extra.get("xmin", -1)) & (steps <= extra.get("xmax", 99))
+    if extra.get("x") == "wall":
+        first = walls.min()  # x is the wall time: the first point is the earliest
+    else:
+        least = steps[in_range].min()
+        first = walls[in_range & (steps == least)].min()
+    assert got.first_wall == want.first_wall == (T0_US + first) / 1e6
