@@ -49,6 +49,7 @@ class Figures:
     not_crashed: int = 0
     lost_rows: list[int] = field(default_factory=list)
     lost_windows: list[float] = field(default_factory=list)
+    lost_spans: list[float] = field(default_factory=list)
     note: str = ""
     peer: bool = False  # stray files and run status are localtrack's notions
 
@@ -68,6 +69,7 @@ class Figures:
             f"{max(windows, default=float('nan')) * 1e3:.0f}",
             f"{p95 * 1e3:.0f}",
             f"{statistics.median(windows) * 1e3 if windows else float('nan'):.0f}",
+            f"{max(self.lost_spans, default=float('nan')) * 1e3:.0f}",
             "n/a" if self.peer else str(self.stray),
             "n/a" if self.peer else str(self.not_crashed),
         ]
@@ -84,6 +86,7 @@ HEAD = [
     "max lost window ms",
     "p95 lost window ms",
     "median lost window ms",
+    "max logged rows lost, ms",
     "stray files",
     "status not crashed",
 ]
@@ -118,6 +121,8 @@ def localtrack_figures(args: argparse.Namespace, base: Path, rng: random.Random)
             window = k.lost_window
             if window is not None:
                 fig.lost_windows.append(window)
+            if k.lost_span is not None:
+                fig.lost_spans.append(k.lost_span)
         for problem in [*k.audit.unreadable, *k.audit.stray, k.rows.problem()]:
             if problem:
                 print(f"  PROBLEM: {problem} ({k.describe()})", flush=True)
@@ -261,7 +266,8 @@ def main() -> int:
     print(markdown([f.row() for f in figures]))
     print(
         f"\nlocaltrack flush_secs={args.flush_secs}; lost window = kill instant - newest stored "
-        f"row's wall time; rows lost counted from the child's progress mapping; kills at "
+        f"row's wall time; logged rows lost = the last logged row's wall time - the newest stored "
+        f"row's (leaves out time a starved child spent logging nothing); rows lost counted from the child's progress mapping; kills at "
         f"0..{args.max_delay} s after the first row, every 5th localtrack kill at a random "
         f"instant of start-up. Took {time.time() - started:.0f} s."
     )

@@ -116,6 +116,7 @@ class Kill:
     t_kill: float = 0.0
     ready_time: float | None = None
     logged: int = 0
+    last_logged_time: float | None = None  # wall time of the child's last logging call
     rows: Rows = field(default_factory=lambda: Rows([], [], []))
     audit: StoreAudit = field(default_factory=StoreAudit)
     status: str | None = None
@@ -139,11 +140,23 @@ class Kill:
             return self.t_kill - self.ready_time
         return None
 
+    @property
+    def lost_span(self) -> float | None:
+        """Seconds of logged rows lost: from the newest stored row (or the first row) to the
+        last row logged. Unlike lost_window it leaves out the time a starved child logged
+        nothing before the kill: no rows were lost in it."""
+        if self.last_logged_time is None:
+            return None
+        if self.stored and self.stored >= self.logged:
+            return 0.0
+        start = max(self.rows.times) if self.stored else self.ready_time
+        return None if start is None else max(0.0, self.last_logged_time - start)
+
     def describe(self) -> str:
         return (
             f"api={self.api} flush_secs={self.flush_secs} early={self.early} "
             f"delay={self.seed_delay:.3f}s logged={self.logged} stored={self.stored} "
-            f"lost_window={self.lost_window} status={self.status} stderr={self.stderr[-2000:]!r}"
+            f"lost_window={self.lost_window} lost_span={self.lost_span} status={self.status} stderr={self.stderr[-2000:]!r}"
         )
 
 
@@ -173,7 +186,7 @@ def kill_child(root: Path, api: str, flush_secs: float, delay: float, early: boo
         assert proc.returncode == -signal.SIGKILL, (proc.returncode, result.stderr[-2000:])
     if early and out.startswith("ready "):
         result.ready_time = float(out.split()[1])
-    result.logged = _logged(root)
+    result.logged, result.last_logged_time = _logged(root)
     result.audit = audit_store(root)
     run_dir = _run_dir(root)
     if run_dir is not None:
@@ -183,13 +196,14 @@ def kill_child(root: Path, api: str, flush_secs: float, delay: float, early: boo
     return result
 
 
-def _logged(root: Path) -> int:
-    """How many rows the child had logged when it died (0 if it never got to log)."""
+def _logged(root: Path) -> tuple[int, float | None]:
+    """How many rows the child had logged when it died (0 if it never got to log), and the
+    wall time of the last one."""
     try:
         data = (root / "progress").read_bytes()
     except FileNotFoundError:
-        return 0
+        return 0, None
     if len(data) < PROGRESS.size:
-        return 0
+        return 0, None
     step, when = PROGRESS.unpack_from(data)
-    return step + 1 if when else 0
+    return (step + 1, when) if when else (0, None)
