@@ -180,16 +180,16 @@
       : uPlot.join(tables.map(([x, y]) => [Array.from(x), Array.from(y)]));
     const series = [{ label: "step" }].concat(ids.map((id) => ({
       label: runName(id), stroke: runColor(id), width: 1.25, spanGaps: true,
-      points: { show: perRun.get(id).x.length <= 40, size: 4, fill: runColor(id) },
+      points: { show: perRun.get(id).x.length <= 40, size: 6, fill: runColor(id) },
     })));
     const opts = {
       width: payload.width,
       height: 200,
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 5 } },
-      scales: { x: { time: false } },
+      scales: { x: { time: false, range: (u, lo, hi) => (lo === hi ? [lo - 1, hi + 1] : [lo, hi]) } },
       axes: [
-        { stroke: "#6b7385", grid: { stroke: "rgba(20,30,50,0.07)" }, ticks: { show: false } },
+        { stroke: "#6b7385", grid: { stroke: "rgba(20,30,50,0.07)" }, ticks: { show: false }, size: 28 },
         { stroke: "#6b7385", grid: { stroke: "rgba(20,30,50,0.07)" }, ticks: { show: false }, size: 56 },
       ],
       series,
@@ -205,23 +205,15 @@
       },
     };
     card.uplot = new uPlot(opts, data, plot);
+    if (data[0].length === 1) card.uplot.setScale("x", { min: data[0][0] - 1, max: data[0][0] + 1 });
     card.dataset.state = "drawn";
   }
 
   if (payload.scalars.length) {
     const s = section("scalars", "Scalars", payload.scalars.length);
-    const groups = new Map();
-    for (const entry of payload.scalars) {
-      const g = entry.tag.includes("/") ? entry.tag.slice(0, entry.tag.indexOf("/")) : "";
-      if (!groups.has(g)) groups.set(g, []);
-      groups.get(g).push(entry);
-    }
-    for (const [g, entries] of groups) {
-      if (groups.size > 1 || g) s.appendChild(el("h3", null, g || "(no group)"));
-      const grid = el("div", "cards");
-      s.appendChild(grid);
-      for (const entry of entries) chart(entry, grid);
-    }
+    const grid = el("div", "cards"); // sorted by tag, so a group's tags sit together
+    s.appendChild(grid);
+    for (const entry of payload.scalars) chart(entry, grid);
   }
 
   // -- hparams --------------------------------------------------------------------------
