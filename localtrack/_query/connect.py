@@ -32,6 +32,7 @@ from localtrack._query.purge_events import purge_events
 from localtrack._query.readonly import ReadOnlyConnection
 from localtrack._query.result import QueryResult
 from localtrack._query.runs_table import live_status_table, markers_table
+from localtrack._query.writer_states import writer_files
 from localtrack._store.layout import runs_root
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 
@@ -91,6 +92,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
         con.execute(views.keyed_view_sql(stream))
     con.register(views.MARKERS_TABLE, markers_table(listing.runs))
     con.register(views.LIVE_STATUS_TABLE, live_status_table(listing.runs))
+    con.register(views.WRITER_FILES_TABLE, writer_files(con, listing))
     con.execute(views.RUNS_VIEW_SQL)
     con.register(purge.PURGES_TABLE, purge.rules_table(rules))
     con.register(overwrite.OVERWRITERS_TABLE, overwrite.overwriters_table(repeats))

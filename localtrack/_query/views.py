@@ -115,21 +115,22 @@ def keyed_view_sql(stream: str) -> str:
 
 MARKERS_TABLE = "_localtrack_markers"
 LIVE_STATUS_TABLE = "_localtrack_live_status"
+WRITER_FILES_TABLE = "_localtrack_writer_files"
+"""What each `events` file says of each writer (writer_states.py): the runs view merges it."""
 
 RUNS_VIEW_SQL = f"""
 CREATE VIEW runs AS
 WITH writer_states AS (
     SELECT run_id, writer,
-        bool_or(kind = 'start') AS started,
-        bool_or(kind = 'finish') AS finished,
-        arg_max(coalesce(status, 'finished'), wall_time) FILTER (WHERE kind = 'finish')
-            AS finish_status,
-        min(wall_time) FILTER (WHERE kind = 'start') AS started_at,
-        max(wall_time) FILTER (WHERE kind = 'finish') AS ended_at,
-        arg_min(payload, wall_time) FILTER (WHERE kind = 'start') AS start_payload,
+        bool_or(started) AS started,
+        bool_or(finished) AS finished,
+        arg_max(finish_status, ended_at) FILTER (WHERE finished) AS finish_status,
+        min(started_at) AS started_at,
+        max(ended_at) AS ended_at,
+        arg_min(start_payload, payload_at) AS start_payload,
         min(rank) AS rank,
         any_value(host) AS host
-    FROM events
+    FROM {WRITER_FILES_TABLE}
     GROUP BY run_id, writer
 ),
 from_events AS (

@@ -334,3 +334,50 @@ def test_two_processes_connecting_while_a_writer_writes_get_exact_answers(tmp_pa
     for _ in range(2):
         done = python(COUNT, root)
         assert json.loads(done.stdout) == [310, 310, float(sum(range(total)) + sum(range(10)))]
+
+
+FROM_EVENTS_SQL = """
+    WITH writer_states AS (
+        SELECT run_id, writer,
+            bool_or(kind = 'start') AS started,
+            bool_or(kind = 'finish') AS finished,
+            arg_max(coalesce(status, 'finished'), wall_time) FILTER (WHERE kind = 'finish')
+                AS finish_status,
+            min(wall_time) FILTER (WHERE kind = 'start') AS started_at,
+            max(wall_time) FILTER (WHERE kind = 'finish') AS ended_at,
+            arg_min(payload, wall_time) FILTER (WHERE kind = 'start') AS start_payload,
+            min(rank) AS rank
+        FROM events GROUP BY run_id, writer
+    )
+    SELECT run_id, min(started_at),
+        CASE WHEN bool_and(finished) THEN max(ended_at) END,
+        CASE WHEN NOT bool_and(finished) THEN 'crashed'
+             WHEN bool_or(finish_status <> 'finished') THEN 'failed' ELSE 'finished' END,
+        arg_min(start_payload, (coalesce(rank, 0), started_at))::JSON,
+        count(*)
+    FROM writer_states GROUP BY run_id ORDER BY run_id
+"""
+"""The runs view's facts computed from every `events` row, as the view did before it merged
+per-file facts (writer_states.py)."""
+
+
+def test_the_runs_view_merges_per_file_facts_exactly_as_a_scan_of_every_event(tmp_path):
+    root = tmp_path / "runs"
+    write(root / "a", 0, 6, chunk=2)
+    write(root / "a", 6, 9)  # a second writer
+    write(root / "b", 0, 3)
+    python(COMPACT, root)  # merged events files: facts of the merged file
+    write(root / "c", 0, 2)
+    with SummaryWriter(str(root / "d")) as live:  # an open writer: not finished
+        live.add_scalar("loss", 1.0, 0)
+        live.flush()
+        con = connect(root)
+        view = con.sql(
+            "SELECT run_id, started_at, ended_at, status, metadata, writers FROM runs "
+            "ORDER BY run_id"
+        ).fetchall()
+        scanned = con.sql(FROM_EVENTS_SQL).fetchall()
+    assert sorted(r[3] for r in view) == ["finished", "finished", "finished", "running"]
+    # the view's status also weighs leases (a live writer is running, not crashed)
+    assert [r[:3] + r[4:] for r in view] == [r[:3] + r[4:] for r in scanned]
+    assert sorted(r[5] for r in view) == [1, 1, 1, 2]
