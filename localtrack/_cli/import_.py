@@ -1,4 +1,4 @@
-"""`localtrack import tensorboard PATH…`: bring other trackers' logs into the store.
+"""`localtrack import tensorboard|wandb PATH…`: bring other trackers' logs into the store.
 
 Each import is incremental and idempotent (docs/INTEROP.md): run it again, or keep it running
 with `--follow`, and only what is new is added. Progress goes to stderr, then a summary; the
@@ -19,13 +19,15 @@ EXAMPLES = """examples:
   localtrack import tensorboard ./tb_logs                 runs under ./tb_logs -> project "tensorboard"
   localtrack import tensorboard ./tb_logs --project exp1  into project "exp1"
   localtrack import tensorboard ./tb_logs --follow        keep importing what TensorBoard writes
+  localtrack import wandb ./wandb                         every offline-run-*/run-* folder
+  localtrack import wandb ./wandb/offline-run-20240101_120000-abc123
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "import",
-        help="import TensorBoard event files (incremental)",
+        help="import TensorBoard event files or W&B runs (incremental)",
         description="Import other trackers' logs as localtrack runs. Importing again adds "
         "only what is new (docs/INTEROP.md).",
         epilog=EXAMPLES,
@@ -40,7 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for sub, default in ((tb, "tensorboard"),):
+    wb = kinds.add_parser(
+        "wandb",
+        help="W&B runs: wandb/offline-run-*/run-*.wandb and synced run-* folders under PATH",
+        description="Import every W&B run (its run-<id>.wandb transaction log) under each "
+        "PATH as <root>/<project>/<W&B run id>: history, config, summary, run metadata, and "
+        "the images and histograms the history logged. Needs the wandb package.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for sub, default in ((tb, "tensorboard"), (wb, None)):
         sub.add_argument("paths", metavar="PATH", nargs="+", type=Path)
         sub.add_argument(
             "--project",
@@ -59,7 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _once(args: argparse.Namespace, root: Path, progress: bool) -> ImportReport:
-    # `import wandb` (issue #14) is not built yet: argparse offers only tensorboard.
+    if args.source == "wandb":
+        from localtrack._interop.wandb_import import import_wandb
+
+        return import_wandb(args.paths, root, args.project, progress=progress)
     from localtrack._interop.tb_import import import_tensorboard
 
     return import_tensorboard(args.paths, root, args.project, progress=progress)
