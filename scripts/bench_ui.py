@@ -939,6 +939,226 @@ def main() -> int:
     return 0
 
 
+# -- stream views (issue #10): images slider, histograms distributions, hparams ----------
+
+VIEW_SEEN = """
+window.__seen = {};
+const want = %s;
+new MutationObserver(() => {
+  for (const [name, selector] of Object.entries(want)) {
+    if (!(name in window.__seen) && document.querySelector(selector)) {
+      window.__seen[name] = performance.now();
+    }
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+SLIDER_MOVES = """async (indices) => {
+  const pick = (sel) => document.querySelector('[data-testid=images-card] ' + sel);
+  const out = [];
+  for (const i of indices) {
+    const input = pick('[data-testid=step-slider]');
+    let wanted = null;
+    const t0 = performance.now();
+    const shown = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no image for step ' + wanted + ' after 30 s')), 30000);
+      const on = (event) => {
+        const img = event.target;
+        if (!(img instanceof HTMLImageElement) || img.dataset.testid !== 'image') return;
+        if (img.dataset.wanted !== wanted) return;  // capture: before the view's own handler
+        clearTimeout(timer);
+        document.removeEventListener('load', on, true);
+        resolve(img);
+      };
+      document.addEventListener('load', on, true);  // load does not bubble: capture it
+    });
+    input.value = String(i);
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+    wanted = input.dataset.step;
+    const img = await shown;
+    await img.decode();
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    out.push(performance.now() - t0);
+  }
+  return out;
+}"""
+
+
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:.0f} ms"
+
+
+def open_view(
+    browser: Browser, server: Server, query: str, selectors: dict[str, str], timeout_s: float = 300
+) -> tuple[Any, dict[str, float]]:
+    """A fresh tab on `?query`: seconds from its navigation until each selector first matched."""
+    page = browser.page()
+    page.add_init_script(VIEW_SEEN % json.dumps(selectors))
+    page.goto(server.url)  # sets the token cookie
+    page.goto(server.url.split("?")[0] + "?" + query)
+    page.wait_for_function(
+        "(n) => Object.keys(window.__seen).length === n",
+        arg=len(selectors),
+        timeout=timeout_s * 1000,
+    )
+    seen = page.evaluate("() => window.__seen")
+    return page, {name: float(t) / 1000 for name, t in seen.items()}
+
+
+def section_images(args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]) -> None:
+    """The images view's slider over 1,000 steps of 256×256 RGB images: each move, until its
+    image is loaded, decoded and a frame drawn (the page's own clock)."""
+    from localtrack import SummaryWriter
+
+    steps, side = (100 if args.quick else 1000), 256
+    root = base / "images" / "lt"
+    say(f"writing images: {steps} steps of {side}×{side} RGB…")
+    t = time.perf_counter()
+    writer = SummaryWriter(root / "bench" / "images")
+    yy, xx = np.mgrid[0:side, 0:side]
+    for s in range(steps):
+        image = np.stack([(xx + s) % 256, (yy + 3 * s) % 256, ((xx ^ yy) + s) % 256])
+        writer.add_image("samples/grid", image.astype(np.uint8), s)
+    writer.close()
+    size = sum(p.stat().st_size for p in (root / "bench" / "images" / "images").glob("*.parquet"))
+    say(f"  {time.perf_counter() - t:.1f} s, {size / 1e6:.0f} MB of images")
+    rng = np.random.default_rng(7)
+    with localtrack_ui(root) as server:
+        server.get("/api/runs")
+        shown = "[data-testid=images-card][data-state=shown]"
+        page, seen = open_view(browser, server, "view=images", {"shown": shown})
+        try:
+            n = min(200, steps // 3)
+            along = [float(v) / 1000 for v in page.evaluate(SLIDER_MOVES, list(range(n)))]
+            others = rng.permutation(np.arange(n + 3, steps - 1))[:n].tolist()
+            jumps = [float(v) / 1000 for v in page.evaluate(SLIDER_MOVES, others)]
+        finally:
+            close_page(page)
+    rows.append(
+        Row(
+            f"images view: slider over {steps:,} steps of {side}×{side} images, each move → "
+            "its image shown",
+            "≤ 100 ms",
+            f"random jumps: median {ms(statistics.median(jumps))}, p95 {ms(p95(jumps))}; "
+            f"one step at a time: median {ms(statistics.median(along))}, p95 {ms(p95(along))}",
+            note=f"{len(jumps)} jumps to steps not shown before, {len(along)} moves of one "
+            f"step (neighbours prefetched); moved → PNG loaded → decoded → next frame, in "
+            f"Chromium; view opened → first image {secs(seen['shown'])}; "
+            f"{size / steps / 1e3:.0f} kB per PNG",
+        )
+    )
+    shutil.rmtree(base / "images", ignore_errors=True)
+
+
+def section_histograms(
+    args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]
+) -> None:
+    """The histograms view's distributions (TensorBoard's percentile bands over every step)
+    of one tag logged at 10,000 steps: the server's answer and view opened → drawn."""
+    from localtrack import SummaryWriter
+
+    steps = 1000 if args.quick else 10_000
+    root = base / "histograms" / "lt"
+    say(f"writing histograms: {steps:,} steps…")
+    t = time.perf_counter()
+    writer = SummaryWriter(root / "bench" / "hist")
+    rng = np.random.default_rng(3)
+    for s in range(steps):
+        writer.add_histogram("layer1/weight", rng.normal(s / steps, 1.0, 256), s)
+    writer.close()
+    say(f"  {time.perf_counter() - t:.1f} s")
+    with localtrack_ui(root) as server:
+        run_id = json.loads(server.get("/api/runs")[1])["runs"][0]["run_id"]
+        query = {"run": run_id, "tag": "layer1/weight"}
+        cold = timed_cpu(server, "/api/histograms/distribution", **query)
+        warm = [timed_cpu(server, "/api/histograms/distribution", **query) for _ in range(3)]
+        drawn = "[data-testid=histograms-card][data-state=drawn]"
+        opened = []
+        for _ in range(args.repeat):
+            page, seen = open_view(
+                browser, server, "view=histograms&mode=distribution", {"d": drawn}
+            )
+            points = page.get_attribute(drawn, "data-points")
+            close_page(page)
+            opened.append(seen["d"])
+    if points != str(steps):
+        raise RuntimeError(f"the distribution chart drew {points} steps, not {steps}")
+    rows.append(
+        Row(
+            f"histograms view: distributions of one tag over {steps:,} steps",
+            "≤ 0.5 s",
+            f"view opened → drawn median {secs(statistics.median(opened))} "
+            f"(max {secs(max(opened))})",
+            note=f"/api/histograms/distribution: first {secs(cold[0])} wall / {secs(cold[1])} "
+            f"server CPU, again {secs(statistics.median(w for w, _ in warm))}; every step "
+            f"drawn ({points}); page times from navigation start, {args.repeat} fresh tabs",
+        )
+    )
+    shutil.rmtree(base / "histograms", ignore_errors=True)
+
+
+def section_hparams(
+    args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]
+) -> None:
+    """The hparams view over 1,000 runs of `add_hparams`: the table's first rows and the
+    parallel coordinates' lines on screen, and the server's /api/hparams/table."""
+    from localtrack import SummaryWriter
+
+    runs = 100 if args.quick else 1000
+    root = base / "hparams" / "lt"
+    say(f"writing hparams: {runs:,} runs…")
+    t = time.perf_counter()
+    rng = np.random.default_rng(5)
+    for i in range(runs):
+        writer = SummaryWriter(root / "bench" / f"trial{i:04d}")
+        lr, batch = 10.0 ** -rng.uniform(1, 5), int(2 ** rng.integers(4, 10))
+        for step in range(3):
+            writer.add_scalar("loss", float(rng.random()) / (step + 1), step)
+        writer.add_hparams(
+            {"lr": lr, "batch": batch, "opt": ["adam", "sgd", "lion"][i % 3],
+             "dropout": round(float(rng.uniform(0, 0.5)), 2), "layers": int(rng.integers(2, 9))},
+            {"hp/accuracy": float(rng.random()), "hp/loss": float(rng.random())},
+            run_name=f"trial{i:04d}",
+        )  # fmt: skip
+        writer.close()
+    say(f"  {time.perf_counter() - t:.1f} s")
+    selectors = {
+        "table": "[data-testid=hp-row]",
+        "chart": "[data-testid=parallel-coords] .pc-line",
+    }
+    with localtrack_ui(root) as server:
+        server.get("/api/runs")
+        page, first = open_view(browser, server, "view=hparams", selectors)
+        lines = page.locator("[data-testid=parallel-coords] .pc-line").count()
+        close_page(page)
+        again = []
+        for _ in range(args.repeat):
+            page, seen = open_view(browser, server, "view=hparams", selectors)
+            close_page(page)
+            again.append(max(seen.values()))
+        served = [timed_cpu(server, "/api/hparams/table") for _ in range(3)]
+    if lines < runs:
+        raise RuntimeError(f"the parallel coordinates drew {lines} lines for {runs} runs")
+    rows.append(
+        Row(
+            f"hparams view: table + parallel coordinates, {runs:,} runs",
+            "≤ 1 s",
+            f"first open → both drawn {secs(max(first.values()))} (table "
+            f"{secs(first['table'])}); again median {secs(statistics.median(again))}",
+            note=f"first: the server builds the table of this snapshot; {lines} lines drawn; "
+            f"/api/hparams/table kept: {secs(statistics.median(w for w, _ in served))}; "
+            "page times from navigation start",
+        )
+    )
+    shutil.rmtree(base / "hparams", ignore_errors=True)
+
+
+SECTIONS = (*SECTIONS, "images", "histograms", "hparams")
+
+
 def section_report(args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]) -> None:
     """`localtrack ui --export` of 20 runs (issue #10: ≤ 5 s, file ≤ 5 MB): 4 tags of
     `--overlay-points` (100k) float32-exact points each (what `loss.item()` of a float32
