@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from localtrack._query import connect, sql
+from localtrack._query.listing_cache import RACY_SECS
 from localtrack._store.layout import SegmentName
 from localtrack._store.marker import create_or_join, make_marker
 from localtrack._store.schema import STREAMS
@@ -106,13 +107,37 @@ def write_mlflow(uri: str, steps: np.ndarray, values: np.ndarray) -> tuple[objec
     return client, rid
 
 
-def median_time(work: Callable[[], object], repeat: int) -> tuple[float, object]:
+def median_time(
+    work: Callable[[], object], repeat: int, before: Callable[[], object] | None = None
+) -> tuple[float, int]:
+    """The median seconds of `repeat` calls of `work` (each after an untimed `before`), and
+    what the last call returned."""
     times, result = [], None
     for _ in range(repeat):
+        if before is not None:
+            before()
         t = time.perf_counter()
         result = work()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), result
+    return statistics.median(times), int(result)  # type: ignore[call-overload]
+
+
+def median_times(
+    work: Callable[[], object], repeat: int, before: Callable[[], object] | None = None
+) -> tuple[float, int, float]:
+    """median_time, plus the median CPU seconds of this process (DuckDB's threads included):
+    on a busy machine wall time waits for the cores, CPU time much less."""
+    cpu: list[float] = []
+
+    def timed() -> object:
+        t = time.process_time()
+        try:
+            return work()
+        finally:
+            cpu.append(time.process_time() - t)
+
+    t, n = median_time(timed, repeat, before)
+    return t, n, statistics.median(cpu)
 
 
 def say(text: str) -> None:
@@ -155,7 +180,7 @@ def history_benchmarks(
         ("localtrack con.sql(q).arrow().to_pandas() on a connection", held_pandas),
     ):
         t, n = median_time(fn, repeat)
-        results.append((name, t, int(n)))  # type: ignore[call-overload]
+        results.append((name, t, n))
 
     say(f"writing {points} points as TensorBoard event files…")
     tb = tmp / "tb" / "one"
@@ -164,7 +189,7 @@ def history_benchmarks(
         from tbparse import SummaryReader
 
         t, n = median_time(lambda: len(SummaryReader(str(tb)).scalars), max(1, repeat // 2))
-        results.append(("tbparse SummaryReader.scalars", t, int(n)))  # type: ignore[call-overload]
+        results.append(("tbparse SummaryReader.scalars", t, n))
     except ImportError:
         say("tbparse not installed; skipped")
     try:
@@ -176,7 +201,7 @@ def history_benchmarks(
             return len(acc.Scalars(TAG))
 
         t, n = median_time(accumulate, max(1, repeat // 2))
-        results.append(("tensorboard EventAccumulator", t, int(n)))  # type: ignore[call-overload]
+        results.append(("tensorboard EventAccumulator", t, n))
     except ImportError:
         say("tensorboard not installed; skipped")
 
@@ -185,13 +210,30 @@ def history_benchmarks(
     with contextlib.redirect_stderr(io.StringIO()):
         client, rid = write_mlflow(uri, steps[:mlflow_points], values[:mlflow_points])
     t, n = median_time(lambda: len(client.get_metric_history(rid, TAG)), max(1, repeat // 2))  # type: ignore[attr-defined]
-    results.append((f"mlflow get_metric_history (sqlite, {mlflow_points} pts)", t, int(n)))  # type: ignore[call-overload]
+    results.append((f"mlflow get_metric_history (sqlite, {mlflow_points} pts)", t, n))
     return results
+
+
+def change_runs(store: Path, runs: int, fraction: float, round_: int, run_points: int) -> int:
+    """Seal one more scalars segment into `fraction` of the runs (other runs each round), as
+    training processes would between two looks; returns how many runs changed."""
+    count = max(1, int(runs * fraction))
+    rng = np.random.default_rng(100 + round_)
+    for i in rng.choice(runs, count, replace=False).tolist():
+        steps = np.arange(run_points + round_ * 10, run_points + round_ * 10 + 10)
+        seq = 1000 + round_
+        publish(
+            store / "bench" / f"r{i:05d}",
+            "scalars",
+            SegmentName("0123abcd", seq, seq),
+            scalar_table(f"run{i:05d}", steps, rng.random(len(steps))),
+        )
+    return count
 
 
 def many_runs_benchmarks(
     tmp: Path, runs: int, run_points: int, repeat: int
-) -> list[tuple[str, float, int]]:
+) -> list[tuple[str, float, int, float | None]]:
     say(f"writing {runs} runs × {run_points} points…")
     store = tmp / "many"
     rng = np.random.default_rng(1)
@@ -200,25 +242,52 @@ def many_runs_benchmarks(
         write_localtrack_run(
             store / "bench" / f"r{i:05d}", f"run{i:05d}", steps, rng.random(run_points)
         )
+    # Folders changed within listing_cache.RACY_SECS are read again at every listing; a real
+    # store's finished runs are older than that, so let the generated ones age past it.
+    time.sleep(RACY_SECS + 1)
     results = []
+    caches = tmp / "caches"
+    cold_round = iter(range(1_000_000))
+
+    def cold() -> None:
+        """A fresh, empty cache folder: no listing, no per-file facts (the page cache stays)."""
+        os.environ["LOCALTRACK_CACHE_DIR"] = str(caches / f"cold{next(cold_round)}")
+
+    warm_round = iter(range(1_000_000))
+
+    def warm() -> None:
+        """The shared cache folder, with 1 % of the runs changed since it was written."""
+        os.environ["LOCALTRACK_CACHE_DIR"] = str(caches / "warm")
+        change_runs(store, runs, 0.01, next(warm_round), run_points)
 
     def first_query() -> int:
         con = connect(store)
-        return con.execute("SELECT max(step) FROM scalars WHERE run_id = 'run00007'").fetchall()[0][
-            0
-        ]
+        query = "SELECT max(step) FROM scalars WHERE run_id = 'run00007'"
+        return int(con.execute(query).fetchall()[0][0])
 
     def first_runs_query() -> int:
-        return (
-            connect(store)
-            .execute("SELECT count(*) FROM runs WHERE status = 'finished'")
-            .fetchall()[0][0]
-        )
+        query = "SELECT count(*) FROM runs WHERE status = 'finished'"
+        return int(connect(store).execute(query).fetchall()[0][0])
 
-    t, n = median_time(first_query, repeat)
-    results.append((f"connect + first query (one run's max step), {runs} runs", t, int(n)))  # type: ignore[call-overload]
-    t, n = median_time(first_runs_query, repeat)
-    results.append((f"connect + first query on `runs`, {runs} runs", t, int(n)))  # type: ignore[call-overload]
+    from localtrack._cli.main import main
+
+    def runs_cli() -> int:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            main(["--root", str(store), "runs"])
+        return len(out.getvalue().splitlines()) - 2
+
+    warm()  # the first listing writes the warm cache
+    first_query()
+    runs_cli()
+    for label, fn in (
+        ("connect + first query (one run's max step)", first_query),
+        ("connect + first query on `runs`", first_runs_query),
+        ("`localtrack runs`", runs_cli),
+    ):
+        t, n, cpu = median_times(fn, repeat, before=cold)
+        results.append((f"{label}, {runs} runs, cold (no caches)", t, n, cpu))
+        t, n, cpu = median_times(fn, repeat, before=warm)
+        results.append((f"{label}, {runs} runs, warm (1 % of runs changed)", t, n, cpu))
 
     def group_by() -> int:
         con = connect(store)
@@ -228,27 +297,8 @@ def many_runs_benchmarks(
             ).fetchall()
         )
 
-    t, n = median_time(group_by, repeat)
-    results.append((f"GROUP BY over {runs * run_points} rows", t, int(n)))  # type: ignore[call-overload]
-
-    from localtrack._cli.main import main
-    from localtrack._query.last_values import cache_path
-
-    os.environ["LOCALTRACK_CACHE_DIR"] = str(tmp / "cache")
-
-    def runs_cli() -> int:
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            main(["--root", str(store), "runs"])
-        return len(out.getvalue().splitlines()) - 2
-
-    def runs_cli_cold() -> int:
-        cache_path().unlink(missing_ok=True)
-        return runs_cli()
-
-    t, n = median_time(runs_cli_cold, repeat)
-    results.append((f"`localtrack runs`, {runs} runs, first time (no cache)", t, int(n)))  # type: ignore[call-overload]
-    t, n = median_time(runs_cli, repeat)
-    results.append((f"`localtrack runs`, {runs} runs, again (cached file tails)", t, int(n)))  # type: ignore[call-overload]
+    t, n, cpu = median_times(group_by, repeat, before=warm)
+    results.append((f"GROUP BY over {runs * run_points} rows, warm", t, n, cpu))
     return results
 
 
@@ -264,7 +314,7 @@ writer.close()
 """
 
 
-def live_benchmark(tmp: Path, points: int) -> list[tuple[str, float, int]]:
+def live_benchmark(tmp: Path, points: int) -> list[tuple[str, float, int, float | None]]:
     """Seconds from add_scalar in a training process until a new sql() query returns the row."""
     import subprocess
 
@@ -288,12 +338,15 @@ def live_benchmark(tmp: Path, points: int) -> list[tuple[str, float, int]]:
             "live: logged → visible to a new query, median (flush_secs 0.5)",
             statistics.median(delays),
             points,
+            None,
         ),
-        ("live: logged → visible to a new query, max", max(delays), points),
+        ("live: logged → visible to a new query, max", max(delays), points, None),
     ]
 
 
-def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, float, int]]) -> None:
+def print_table(
+    history: list[tuple[str, float, int]], many: list[tuple[str, float, int, float | None]]
+) -> None:
     per_row = {name: t / max(n, 1) for name, t, n in history}
     tbparse = next((v for k, v in per_row.items() if k.startswith("tbparse")), None)
     if history:
@@ -302,10 +355,10 @@ def print_table(history: list[tuple[str, float, int]], many: list[tuple[str, flo
     for name, t, n in history:
         ratio = f"{tbparse / per_row[name]:.3g}" if tbparse else "n/a"
         print(f"| {name} | {n} | {t:.4f} | {per_row[name] * 1e6:.3f} | {ratio} |")
-    print("\n| store-wide work | result | median s |")
-    print("|---|---|---|")
-    for name, t, n in many:
-        print(f"| {name} | {n} | {t:.3f} |")
+    print("\n| store-wide work | result | median s | median CPU s |")
+    print("|---|---|---|---|")
+    for name, t, n, cpu in many:
+        print(f"| {name} | {n} | {t:.3f} | {'n/a' if cpu is None else f'{cpu:.3f}'} |")
 
 
 def main() -> int:
