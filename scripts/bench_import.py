@@ -1,0 +1,128 @@
+"""Benchmark `localtrack import tensorboard` against tbparse on the same 1M-scalar event files.
+
+The event files (RUNS runs of one tag each, POINTS points in all, as torch's add_scalar
+writes them: one simple_value per event) are made with scripts/tfevents_fast.py. localtrack
+imports them into a fresh store each time (every point, sealed and durable); tbparse reads
+them into a DataFrame with SummaryReader(pivot=False).scalars (EventAccumulator underneath,
+every point kept). Each is timed REPEAT times; the table shows the median and best, points/s
+and the ratio. Targets (issue #14): ≥ 10× tbparse, ≥ 200k points/s.
+
+    python scripts/bench_import.py                      # 1M points, both read every point
+    python scripts/bench_import.py --tbparse-points 200000   # tbparse on a smaller file
+
+With --tbparse-points smaller than --points, tbparse reads the first runs only and the ratio
+is per point (points/s against points/s), which the output says. Timings on a loaded machine
+are pessimistic: the output prints the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tfevents_fast import write_scalars
+
+from localtrack._interop.tb_import import import_tensorboard
+
+
+def make_logs(base: Path, points: int, runs: int) -> list[Path]:
+    per = points // runs
+    rng = np.random.default_rng(0)
+    dirs = []
+    for r in range(runs):
+        steps = np.arange(per, dtype=np.int64)
+        wall = 1_700_000_000.0 + r * 1e5 + steps * 0.01
+        values = rng.random(per).astype(np.float32)
+        d = base / f"run{r}"
+        write_scalars(d, "loss/train", steps, wall, values)
+        dirs.append(d)
+    return dirs
+
+
+def time_localtrack(logdir: Path, scratch: Path) -> tuple[float, int]:
+    root = scratch / "store"
+    shutil.rmtree(root, ignore_errors=True)
+    t = time.perf_counter()
+    report = import_tensorboard([logdir], root, progress=False)
+    elapsed = time.perf_counter() - t
+    shutil.rmtree(root, ignore_errors=True)
+    return elapsed, report.points["scalars"]
+
+
+def time_tbparse(logdir: Path) -> tuple[float, int]:
+    from tbparse import SummaryReader
+
+    t = time.perf_counter()
+    frame = SummaryReader(str(logdir), pivot=False).scalars
+    return time.perf_counter() - t, len(frame)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--points", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=4, help="run directories the points are split in")
+    p.add_argument("--tbparse-points", type=int, default=None, help="default: --points")
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    tb_points = min(args.tbparse_points or args.points, args.points)
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    if load[0] > (os.cpu_count() or 1) * 0.5:
+        print("  (the machine is loaded: timings are pessimistic)")
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        base = Path(tmp)
+        dirs = make_logs(base / "logs", args.points, args.runs)
+        size = sum(f.stat().st_size for d in dirs for f in d.iterdir())
+        print(
+            f"event files: {args.points:,} scalar points in {args.runs} runs, {size / 1e6:.1f} MB"
+        )
+        ours = [time_localtrack(base / "logs", base) for _ in range(args.repeat)]
+        assert all(n == args.points for _, n in ours), ours
+        tb_dir = base / "logs"
+        if tb_points < args.points:
+            tb_dir = base / "tb_logs"
+            per = args.points // args.runs
+            keep = max(1, tb_points // per)
+            for d in dirs[:keep]:
+                shutil.copytree(d, tb_dir / d.name)
+            tb_points = keep * per
+        try:
+            theirs = [time_tbparse(tb_dir) for _ in range(args.repeat)]
+        except ImportError as exc:
+            print(f"tbparse: not installed ({exc}); pip install tbparse")
+            theirs = []
+        if theirs:
+            assert all(n == tb_points for _, n in theirs), (theirs, tb_points)
+    rows = [("localtrack import", args.points, [t for t, _ in ours])]
+    if theirs:
+        rows.append(("tbparse", tb_points, [t for t, _ in theirs]))
+    print(f"\n{'reader':<20}{'points':>12}{'median s':>10}{'best s':>9}{'points/s':>14}")
+    rates = {}
+    for name, n, times in rows:
+        med = statistics.median(times)
+        rates[name] = n / med
+        print(f"{name:<20}{n:>12,}{med:>10.2f}{min(times):>9.2f}{n / med:>14,.0f}")
+    ours_rate = rates["localtrack import"]
+    print(f"\nlocaltrack: {ours_rate:,.0f} points/s (target ≥ 200,000): "
+          f"{'met' if ours_rate >= 200_000 else 'NOT met'}")  # fmt: skip
+    if theirs:
+        ratio = ours_rate / rates["tbparse"]
+        per = " (per point: tbparse read fewer points)" if tb_points < args.points else ""
+        print(f"ratio localtrack / tbparse: {ratio:.1f}x{per} (target ≥ 10x): "
+              f"{'met' if ratio >= 10 else 'NOT met'}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
