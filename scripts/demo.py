@@ -4,6 +4,10 @@
 
 Trains a tiny classifier on synthetic data, logging through both APIs (TensorBoard's
 SummaryWriter and the W&B-style init/log), then queries the store with localtrack.sql.
+Every view of `localtrack ui` has something of this run to show, even with `--epochs 1`:
+scalars, histograms and images every few steps (so the sliders move), markdown text, a PR
+curve, a coloured mesh, hparams, the model graph, an embedding with label images, audio
+and video.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import time
 import torch
 
 import localtrack
+
+EVERY = 8
+"""Training steps between two histograms / images (32 steps an epoch)."""
 
 
 def make_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,8 +43,17 @@ def train(root: str, epochs: int) -> str:
     run.watch(model, log="all", log_freq=20)
     tb = localtrack.SummaryWriter(os.path.join(root, "demo-tensorboard", run.id))
     tb.add_graph(model, x[:4])
-    tb.add_text("notes", "A 2-32-2 MLP learning whether a point lies in the unit circle.")
+    tb.add_text(
+        "notes",
+        "## circle classifier\n\nA **2-32-2 MLP** learning whether a point lies in the unit "
+        "circle.\n\n| setting | value |\n|---|---|\n| lr | 0.01 |\n| batch size | 64 |\n"
+        f"| epochs | {epochs} |\n\n- data: 2,048 points of N(0, I)\n- loss: cross-entropy",
+    )
 
+    grid = torch.stack(
+        torch.meshgrid(torch.linspace(-2, 2, 48), torch.linspace(-2, 2, 48), indexing="ij"), -1
+    )
+    frames: list[torch.Tensor] = []
     step = 0
     for epoch in range(epochs):
         perm = torch.randperm(len(x))
@@ -51,29 +67,38 @@ def train(root: str, epochs: int) -> str:
             acc = (logits.argmax(1) == y[idx]).float().mean()
             run.log({"train/loss": loss.detach(), "train/acc": acc, "epoch": epoch})
             tb.add_scalar("Loss/train", loss.item(), step)
+            if step % EVERY == 0:  # a few steps per epoch: the sliders have steps to move over
+                tb.add_histogram("weights/first_layer", model[0].weight.detach(), step)
+                with torch.no_grad():
+                    field = model(grid.reshape(-1, 2)).softmax(1)[:, 1].reshape(1, 48, 48)
+                tb.add_image("decision_field", field, step)
+                frames.append(field.expand(3, 48, 48))
             step += 1
         with torch.no_grad():
             probs = model(x).softmax(1)[:, 1]
         tb.add_histogram("predictions", probs, epoch)
         tb.add_pr_curve("inside_circle", y, probs, epoch)
-        grid = torch.stack(
-            torch.meshgrid(torch.linspace(-2, 2, 48), torch.linspace(-2, 2, 48), indexing="ij"), -1
-        )
-        with torch.no_grad():
-            field = model(grid.reshape(-1, 2)).softmax(1)[:, 1].reshape(1, 48, 48)
-        tb.add_image("decision_field", field, epoch)
+        tb.add_text("epochs", f"epoch **{epoch}**: last batch loss `{loss.item():.4f}`", epoch)
         run.log({"val/acc": ((probs > 0.5).long() == y).float().mean().item()}, commit=False)
 
     tb.add_hparams({"lr": 0.01, "hidden": 32}, {"hparam/final_acc": float(acc)})
-    tb.add_embedding(model[0](x[:100]).detach(), metadata=y[:100].tolist(), tag="hidden")
+    # each point's hidden activations; its label image a 8×8 swatch: green inside, red outside
+    swatches = torch.zeros(100, 3, 8, 8)
+    swatches[:, 1] = y[:100, None, None].float()
+    swatches[:, 0] = 1 - y[:100, None, None].float()
+    tb.add_embedding(
+        model[0](x[:100]).detach(), metadata=y[:100].tolist(), label_img=swatches, tag="hidden"
+    )
     tb.add_audio(
         "chirp", torch.sin(torch.linspace(0, 400 * math.pi, 8000) ** 1.2), 0, sample_rate=8000
     )
-    tb.add_video("field_over_time", torch.rand(1, 4, 3, 16, 16), 0, fps=2)
-    verts = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]])
-    tb.add_mesh(
-        "tetrahedron", verts, faces=torch.tensor([[[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]])
-    )
+    # the decision field as it was learnt (N, T, C, H, W)
+    tb.add_video("field_over_time", torch.stack(frames)[None], 0, fps=2)
+    # torch.utils.tensorboard's add_mesh example: a tetrahedron with one colour per vertex
+    verts = torch.tensor([[[1.0, 1, 1], [-1, -1, 1], [1, -1, -1], [-1, 1, -1]]])
+    colors = torch.tensor([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 0, 255]]])
+    faces = torch.tensor([[[0, 2, 3], [0, 3, 1], [0, 1, 2], [1, 3, 2]]])
+    tb.add_mesh("tetrahedron", verts, colors=colors, faces=faces)
     tb.close()
     run.summary["best_val_acc"] = float(acc)
     run.finish()
