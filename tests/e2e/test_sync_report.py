@@ -139,3 +139,30 @@ def test_mlflow_previews_the_report_with_its_charts(tmp_path: Path, mlflow_serve
             browser.close()
     assert held["y"] == [2.0 - s / 10 for s in range(20)]
     assert not [u for u in off_loopback if "report" in u], off_loopback
+
+
+def test_a_live_runs_report_waits_a_minute_and_the_finished_one_goes_at_once(
+    tmp_path: Path, mlflow_server
+) -> None:
+    log_dir = tmp_path / "live" / "exp1"
+    args = ["sync", "--once", "--root", str(tmp_path / "live"), "--uri", mlflow_server.url]
+    w = localtrack.SummaryWriter(log_dir)
+    w.add_scalar("loss", 1.0, 0)
+    w.flush()
+    assert cli(args) == 0
+    run_id = json.loads((log_dir / "localtrack-run.json").read_text())["run_id"]
+    state = load_state(log_dir, mlflow_server.url, run_id)
+    stored = server_file(mlflow_server.dir, state.artifact_uri, "localtrack/report.html")
+    first = stored.read_bytes()
+    assert unpack(report_of(first.decode())["scalars"][0]["series"][0]["y"]).tolist() == [1.0]
+
+    w.add_scalar("loss", 0.5, 1)  # changed while live, within the minute: not made again
+    w.flush()
+    assert cli(args) == 0
+    assert stored.read_bytes() == first
+
+    w.close()  # finished: made again at once, with every point
+    assert cli(args) == 0
+    report = report_of(stored.read_text(encoding="utf-8"))
+    assert unpack(report["scalars"][0]["series"][0]["y"]).tolist() == [1.0, 0.5]
+    assert report["runs"][0]["status"] == "finished"
