@@ -29,6 +29,13 @@ COMMAND_MODULES = (
 )
 
 
+EXAMPLES = """bring other trackers' logs in, take runs out (docs/INTEROP.md):
+  localtrack import tensorboard ./tb_logs --follow     TensorBoard event files, incrementally
+  localtrack import wandb ./wandb                      W&B offline-run-*/run-* folders
+  localtrack export RUN... --format tensorboard --out ./tb && tensorboard --logdir ./tb
+"""
+
+
 def root_option() -> argparse.ArgumentParser:
     """`--root`, accepted before or after the command name."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -55,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="localtrack",
         description="Offline-first experiment tracking: list, query and manage logged runs.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--root", default=None, help="runs root (default: $LOCALTRACK_DIR, then ./runs)"

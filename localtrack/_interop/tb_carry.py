@@ -15,6 +15,7 @@ metrics and trial name as logged). Kinds (docs/INTEROP.md):
 - `finish`: {"status", "exit_code"} at the finish event's wall time.
 - `row`: {"stream", "tag", "payload"} a tagged row, step and wall time the event's.
 - `record`: {"stream", "row"} a config, summary or events row, wall time the event's.
+- `caption`: {"tag", "caption"} of the image value before it in the same event.
 
 JSON keeps bytes as {"$b64": "..."}; NaN and infinities as JSON's NaN/Infinity literals.
 """

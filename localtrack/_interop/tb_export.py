@@ -242,6 +242,9 @@ def _stream_events(
             except (ValueError, TypeError) as exc:
                 report.warnings.append(f"{stream} {row['tag']!r} step {row['step']}: {exc}")
                 continue
+        if stream == "images" and row["caption"] is not None:  # no caption in TensorBoard's
+            values.append(tbs.carried("caption", {"tag": row["tag"], "caption": row["caption"]}))
+            report.not_shown["image captions"] += 1
         if stream in CARRIED:
             data = {k: v for k, v in row.items() if k not in (*_DROP, "step", "wall")}
             if stream in ("config", "summary"):

@@ -147,6 +147,11 @@ def _carried(value: Any, step: int, wall: float, rows: Rows, ctx: EventContext) 
         rows.point(str(data["stream"]), str(data["tag"]), step, wall, payload)
     elif kind == "record":
         rows.record(str(data["stream"]), {**data["row"], "wall_time": wall})
+    elif kind == "caption":  # of the image value just before it, in the same event
+        for tag, at, _, payload in reversed(rows.tagged.get("images", [])):
+            if tag == data["tag"] and at == step:
+                payload["caption"] = data["caption"]
+                break
     else:
         return False
     return True

@@ -68,6 +68,8 @@ def log_every_method(root):
     )  # fmt: skip
     for step in range(5):
         run.log({"acc": step / 10, "loss": 1 - step / 10}, step=step)
+    pixels = (rng.random((6, 5, 3)) * 255).astype(np.uint8)
+    run.log({"sample": localtrack.Image(pixels, caption="a cat"), "w": localtrack.Histogram(rng.random(50))}, step=5)  # fmt: skip
     run.summary["best"] = 0.4
     run.finish()
 
@@ -124,6 +126,7 @@ def test_every_stream_row_for_row(exported):
                    "meshes", "graphs", "embeddings", "video", "tensors"):  # fmt: skip
         assert counts[stream] > 0, stream
     assert len(table(src, "config", "wb")) and len(table(src, "summary", "wb"))
+    assert [r["caption"] for r in table(src, "images", "wb")] == ["a cat"]
 
 
 def test_re_import_of_the_export_adds_nothing(exported):
