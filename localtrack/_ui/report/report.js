@@ -344,11 +344,15 @@
       }
       box.appendChild(svg("polyline", { points: pts.join(" "), fill: "none", stroke: runColor(c.run_id), "stroke-width": 1.5 }));
       for (const [text, x, y, anchor] of [["recall", w / 2, h - 6, "middle"], ["0", pad, h - pad + 14, "middle"],
-        ["1", w - 8, h - pad + 14, "middle"], ["1", pad - 4, 12, "end"], ["precision", pad - 4, h / 2, "end"]]) {
+        ["1", w - 8, h - pad + 14, "middle"], ["1", pad - 4, 12, "end"], ["0", pad - 4, h - pad, "end"]]) {
         const t = svg("text", { x, y, "text-anchor": anchor, class: "axis-label" });
         t.textContent = text;
         box.appendChild(t);
       }
+      const ylabel = svg("text", { x: 0, y: 0, "text-anchor": "middle", class: "axis-label",
+        transform: `translate(14 ${(h - pad) / 2 + 4}) rotate(-90)` });
+      ylabel.textContent = "precision";
+      box.appendChild(ylabel);
       card.appendChild(box);
       card.appendChild(el("div", "card-note", `${precision.length} thresholds · last of ${c.steps} steps`));
       grid.appendChild(card);
@@ -365,7 +369,7 @@
     let cx = 0, cy = 0, cz = 0;
     for (let i = 0; i < n; i++) { cx += v[3 * i]; cy += v[3 * i + 1]; cz += v[3 * i + 2]; }
     cx /= n; cy /= n; cz /= n;
-    const a = 0.6, b = 0.45; // a fixed view: turned about y, then tilted about x
+    const a = 0.35, b = 0.3; // a fixed view: turned about y, then tilted about x
     const P = new Float64Array(3 * n);
     let r = 0;
     for (let i = 0; i < n; i++) {
@@ -383,11 +387,16 @@
     for (let k = 0; k + 2 < f.length; k += 3) {
       const [i, j, l] = [f[k], f[k + 1], f[k + 2]];
       if (i >= n || j >= n || l >= n) continue;
-      tris.push([i, j, l, P[3 * i + 2] + P[3 * j + 2] + P[3 * l + 2]]);
+      // the face's normal, for a little light from the viewer: its tilt shows the shape
+      const ux = P[3 * j] - P[3 * i], uy = P[3 * j + 1] - P[3 * i + 1], uz = P[3 * j + 2] - P[3 * i + 2];
+      const vx = P[3 * l] - P[3 * i], vy = P[3 * l + 1] - P[3 * i + 1], vz = P[3 * l + 2] - P[3 * i + 2];
+      const nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
+      const lit = 0.7 + 0.3 * Math.abs(nz) / (Math.hypot(nx, ny, nz) || 1);
+      tris.push([i, j, l, P[3 * i + 2] + P[3 * j + 2] + P[3 * l + 2], lit]);
     }
-    tris.sort((p, q) => p[3] - q[3]);
-    for (const [i, j, l] of tris) {
-      const c = [rgb(i), rgb(j), rgb(l)].reduce((acc, x) => acc.map((t, q) => t + x[q] / 3), [0, 0, 0]);
+    tris.sort((p, q) => p[3] - q[3]); // far to near (+z towards the viewer)
+    for (const [i, j, l, , lit] of tris) {
+      const c = [rgb(i), rgb(j), rgb(l)].reduce((acc, x) => acc.map((t, q) => t + (lit * x[q]) / 3), [0, 0, 0]);
       box.appendChild(svg("polygon", {
         points: `${X(i)},${Y(i)} ${X(j)},${Y(j)} ${X(l)},${Y(l)}`,
         fill: `rgb(${c.map(Math.round).join(",")})`, stroke: "rgba(0,0,0,0.35)", "stroke-width": 0.6,
