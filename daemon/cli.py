@@ -27,6 +27,16 @@ from .loop import Daemon, Options
 from .report import report_all
 
 
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs a whole number of at least 1, got {text!r}")
+    return n
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--root",
@@ -50,11 +60,22 @@ def _common(p: argparse.ArgumentParser) -> None:
         "workers by default; 1 for a single-worker server; always 1 after a failure)",
     )
     p.add_argument(
+        "--concurrency",
+        choices=("adaptive", "fixed"),
+        default="adaptive",
+        help="log-batch requests in flight over all runs: 'adaptive' (default) starts at 4 and "
+        "follows the server (one more while latency stays flat; halved on 429, 5xx, timeouts "
+        "and resets; cut when latency rises), up to --max-in-flight; 'fixed' keeps "
+        "--max-in-flight (4) always, as before. Both wait out a Retry-After",
+    )
+    p.add_argument(
         "--max-in-flight",
-        type=int,
-        default=4,
-        help="log-batch requests in flight over all runs (4: MLflow holds two database "
-        "connections per request, and 8 at once exhaust one server worker's default pool)",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="the most log-batch requests in flight over all runs (adaptive: 64; fixed: 4; "
+        "MLflow holds two database connections per request, and 8 at once exhaust one server "
+        "worker's default pool). --workers x --pipeline bounds it too",
     )
     p.add_argument(
         "--grace",
@@ -107,6 +128,7 @@ def _options(args: argparse.Namespace, *, once: bool) -> Options:
         grace_s=args.grace,
         timeout_s=args.timeout,
         pipeline=args.pipeline,
+        concurrency=args.concurrency,
         max_in_flight=args.max_in_flight,
         backoff_max_s=args.backoff_max,
         once=once,

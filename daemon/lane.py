@@ -4,15 +4,17 @@ Splitting them lets one thread keep several requests in flight (send on one lane
 the oldest lane's reply) with no sender threads to hand bodies to. A lane takes its connection
 from the Remote's requests session, so proxies, TLS settings and credentials are the session's.
 
-Every request in flight holds one of the daemon's `slots` (a semaphore shared by all upload
+Every request in flight holds one of the daemon's `slots` (`aimd.py`, shared by all upload
 threads): MLflow's SQL store holds two pooled database connections per log-batch, and eight at
 once exhaust its default pool of 15, which stalls every request for the pool's 30 s timeout.
+Each slot goes back with what its request learned (status, latency, size, Retry-After, or a
+timeout or reset), which is what the adaptive limit grows and shrinks on.
 """
 
 from __future__ import annotations
 
 import errno
-import threading
+import time
 from typing import NoReturn
 
 import requests
@@ -22,6 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool
 
 from localtrack._errors import RetryLater
 
+from .aimd import FixedLimit, is_overload
 from .tls import untrusted
 
 WHAT = "runs/log-batch"
@@ -35,7 +38,7 @@ class Lane:
         session: requests.Session,
         url: str,
         timeout: tuple[float, float],
-        slots: threading.Semaphore | None = None,
+        slots: FixedLimit | None = None,
     ) -> None:
         prepared = session.prepare_request(requests.Request("POST", url))
         adapter = session.get_adapter(url)
@@ -54,6 +57,7 @@ class Lane:
         self.slots = slots
         self._body = b""
         self._reused = False
+        self._sent_at = 0.0
 
     def send(self, body: bytes, *, wait: bool = True) -> bool:
         """Write one request (its reply is read by `receive()`), once a slot is free; with
@@ -63,6 +67,7 @@ class Lane:
             return False
         self.in_flight = True
         self._body = body
+        self._sent_at = time.monotonic()
         self._reused = self._connect()
         self._write(body)
         return True
@@ -126,25 +131,38 @@ class Lane:
         assert self.conn is not None
         reply = self.conn.getresponse()
         text = reply.data.decode("utf-8", errors="replace")
-        self._done()
+        wait = reply.headers.get("Retry-After") if is_overload(reply.status) else None
+        self._done(status=reply.status, retry_after=wait)
         if self.conn.is_closed:  # the server closed it (Connection: close)
             self.release()
         return reply.status, text
 
     def _fail(self, e: BaseException) -> NoReturn:
-        self.close()
         refused = untrusted(e, self.where)
+        self.close(failed=refused is None)  # a timeout or a reset: the server may be overloaded
         if refused is not None:
             raise refused from None
         if isinstance(e, (TimeoutError, urllib3.exceptions.TimeoutError)):
             raise RetryLater(f"{WHAT}: timed out ({type(e).__name__})") from None
         raise RetryLater(f"{WHAT}: cannot reach {self.where} ({type(e).__name__})") from None
 
-    def _done(self) -> None:
+    def _done(
+        self, *, status: int | None = None, retry_after: str | None = None, failed: bool = False
+    ) -> None:
+        """The request is over: its slot goes back with what it learned (nothing when we
+        dropped it ourselves)."""
         self.in_flight = False
+        size = len(self._body)
         self._body = b""
         if self.slots is not None:
-            self.slots.release()
+            learned = status is not None or failed
+            self.slots.release(
+                latency_s=time.monotonic() - self._sent_at if learned else None,
+                size=size,
+                status=status,
+                failed=failed,
+                retry_after=retry_after,
+            )
 
     def release(self) -> None:
         """Give the connection back to the pool (closed first if a reply is still due)."""
@@ -155,11 +173,12 @@ class Lane:
             self.pool._put_conn(self.conn)
             self.conn = None
 
-    def close(self) -> None:
-        """Drop the connection, in flight or not; the pool opens a new one when asked."""
+    def close(self, *, failed: bool = False) -> None:
+        """Drop the connection, in flight or not; the pool opens a new one when asked.
+        `failed`: its request timed out or its connection broke."""
         if self.conn is not None:
             self.conn.close()
             self.pool._put_conn(None)
             self.conn = None
         if self.in_flight:
-            self._done()
+            self._done(failed=failed)

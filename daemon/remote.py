@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,6 +20,7 @@ import requests
 from localtrack._errors import NeedsPerson, RetryLater, SyncError
 
 from . import tls
+from .aimd import FixedLimit, is_overload
 from .lane import WHAT as LOG_BATCH
 from .lane import Lane
 from .state import public_url
@@ -121,9 +121,10 @@ class Remote:
         *,
         credentials: Credentials | None = None,
         timeout: float = 30.0,
-        slots: threading.Semaphore | None = None,
+        slots: FixedLimit | None = None,
     ) -> None:
-        """`slots`: shared by every Remote of a daemon, one per log-batch request in flight."""
+        """`slots`: shared by every Remote of a daemon, one per log-batch request in flight;
+        its Retry-After pause holds every other request too."""
         self.uri = uri
         self.url = public_url(uri)
         self.timeout = (min(timeout, 10.0), timeout)
@@ -162,6 +163,8 @@ class Remote:
             body = body.encode("utf-8")
         request = requests.Request(method, self.url + path, data=body, headers=headers)
         prepared = self.session.prepare_request(request)
+        if self._slots is not None:
+            self._slots.wait_unpaused()  # the server asked for a pause (Retry-After)
         try:
             reply = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as e:
@@ -172,6 +175,8 @@ class Remote:
                 raise refused from None
             raise RetryLater(f"{what}: cannot reach {self.url} ({type(e).__name__})") from None
         if reply.status_code != 200:
+            if self._slots is not None and is_overload(reply.status_code):
+                self._slots.pause(reply.headers.get("Retry-After"))
             raise classify(reply.status_code, reply.text, what)
         return reply
 

@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from localtrack_daemon.aimd import FixedLimit
 from localtrack_daemon.pipeline import Pipeline
 from localtrack_daemon.remote import Remote
 
@@ -76,7 +77,7 @@ def test_a_pipeline_keeps_two_in_flight_and_acknowledges_in_order(server):
 
 
 def test_the_daemon_slots_cap_requests_over_all_runs(server):
-    slots = threading.BoundedSemaphore(3)
+    slots = FixedLimit(3)  # --concurrency fixed --max-in-flight 3
     remotes = [Remote(server.url, slots=slots) for _ in range(4)]  # four upload threads
     acked: list[list[int]] = [[] for _ in remotes]
     threads = [
