@@ -141,11 +141,15 @@ class RunUpload:
         self.sync_tags(events)
         self.sync_params()
         self.sync_trials()
+        # The status before the data: a writer seals its last segment before its finish event,
+        # so a run finished now has all its data on disk for the reads below. Read after them,
+        # a writer that finished while they ran would make the run FINISHED without its last
+        # segments (the next pass would send them, but a user or `sync --status` sees it done).
+        local = local_status(self.run_dir)
         for stream in METRIC_STREAMS:
             out.sent += self.sync_metrics(stream)
             if self.stop.is_set():
                 return out
-        local = local_status(self.run_dir)
         self.sync_images()
         self.sync_tables(final=local != "running")
         if not self.stop.is_set():
