@@ -111,8 +111,9 @@ class StoreListing:
     hive: dict[Path, str] = field(default_factory=dict)
     """Run folders whose files are read through a `run_id=` folder of the farm (hive.py), with
     what goes before a file's absolute path."""
-    _read: dict[Path, str] = field(default_factory=dict, repr=False)
-    """read_path's answers for hive paths, made once."""
+    hive_reads: dict[str, str] = field(default_factory=dict, repr=False)
+    """read_path's answers for files read through the farm (the lister fills it, or read_path
+    once per file)."""
 
     def all_files(self) -> list[Path]:
         return [p for paths in self.files.values() for p in paths]
@@ -124,11 +125,12 @@ class StoreListing:
             return pins.fd_path(fd)
         if not self.hive:
             return str(path)
-        read = self._read.get(path)
+        text = str(path)
+        read = self.hive_reads.get(text)
         if read is None:
             prefix = self.hive.get(path.parent.parent)
-            read = str(path) if prefix is None else HivePath(prefix + os.path.abspath(path))
-            self._read[path] = read
+            read = text if prefix is None else HivePath(prefix + os.path.abspath(path))
+            self.hive_reads[text] = read
         return read
 
     def allowed_paths(self) -> list[str]:

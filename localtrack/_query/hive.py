@@ -53,9 +53,10 @@ class HiveFarm:
             return None
         return cls(real, names)
 
-    def prefix(self, run_dir: Path, run_id: str) -> str | None:
-        """What goes before a file's absolute path to read it through its run's folder."""
-        if not _PLAIN_ID.match(run_id) or "=" in os.path.abspath(run_dir):
+    def prefix(self, run_dir: str, run_id: str) -> str | None:
+        """What goes before a file's absolute path to read it through its run's folder
+        (`run_dir`: the absolute path of the run's folder)."""
+        if not _PLAIN_ID.match(run_id) or "=" in run_dir:
             return None
         name = f"run_id={run_id}"
         if name not in self.names:

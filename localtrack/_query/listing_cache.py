@@ -25,6 +25,7 @@ Trust rules, so that the cache never hides a change:
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -42,7 +43,7 @@ from localtrack._query.files import (
     read_run_marker,
     warn_skipped,
 )
-from localtrack._query.hive import HiveFarm
+from localtrack._query.hive import HiveFarm, HivePath
 from localtrack._store.layout import FORMAT_VERSION, MARKER_NAME, SYNC_DIR, WRITERS_DIR
 from localtrack._store.liveness import process_verdict, read_lease, this_process
 from localtrack._store.runs import LEASE_STALE_SECS
@@ -194,14 +195,23 @@ class CachedLister:
         self.new: dict[str, Node] = {}
         self.changed = False
         self.listing = StoreListing(root=root, files={s: [] for s in STREAMS})
+        self.root_text = str(root)
+        self.root_abs = os.path.abspath(root)
         self.farm = HiveFarm.open(cache_dir()) if hive else None
 
     def run(self) -> StoreListing:
+        # The cache of a big store is hundreds of thousands of small objects, all kept: the
+        # cyclic collector would scan them again and again while they are made, for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self.walk()
         except BaseException:
             self.listing.release()
             raise
+        finally:
+            if collecting:
+                gc.enable()
         if self.changed or set(self.new) != set(self.old):
             save(self.root, self.new)
         if self.listing.pinned and not pins.room_for(0):
@@ -222,17 +232,26 @@ class CachedLister:
                 runs.append((rel, node, reused))
             for name in node["sub"]:
                 stack.append(name if rel == "." else f"{rel}/{name}")
-        runs.sort(key=lambda r: self.path(r[0]))  # find_runs' order
+        runs.sort(key=lambda r: [] if r[0] == "." else r[0].split("/"))  # find_runs' order
         for rel, node, reused in runs:
             self.add_run(rel, node, reused)
 
     def path(self, rel: str) -> Path:
-        return self.root if rel == "." else self.root / rel
+        if rel == ".":
+            return self.root
+        path = self.root
+        for part in rel.split("/"):
+            path = child(path, part)
+        return path
+
+    def text(self, rel: str) -> str:
+        """The folder's path as a string (cheaper than a Path where only the system sees it)."""
+        return self.root_text if rel == "." else f"{self.root_text}/{rel}"
 
     def scan_dir(self, rel: str) -> tuple[Node | None, bool]:
         """This folder's entry (cached while its stamp holds, else read now), and whether it
         was reused; None when it cannot be read (find_runs skips it)."""
-        d = self.path(rel)
+        d = self.text(rel)
         try:
             st = os.stat(d)
         except OSError:
@@ -264,7 +283,7 @@ class CachedLister:
         if is_run:
             same_dir = old is not None and old["s"][:2] == stamp_of(st)[:2]
             prev = old.get("run") if same_dir and old is not None else None
-            run = self.read_run(d, prev, sorted(streams))
+            run = self.read_run(self.path(rel), prev, sorted(streams))
         node: Node = {"s": stamp_of(st), "t": settled_stamp(st, self.now), "sub": sub, "run": run}
         if node != old:
             self.changed = True
@@ -297,30 +316,36 @@ class CachedLister:
         (something wrote to the run), or when they may belong to a live writer."""
         run = node["run"]
         d = self.path(rel)
+        text = self.text(rel)
         if int(run["marker"].get("format_version", 1)) > FORMAT_VERSION:
             read_run_marker(d)  # raises FormatVersionError with the fix
-        stats = {s: _stat(d / s) for s in run["streams"]}
-        moved = not reused or any(
-            not _same(kept, stats[s], self.now) for s, kept in run["streams"].items()
-        )
-        lease, runs_here = self.update_leases(d, run, moved)
+        stats = {s: _stat(f"{text}/{s}") for s in run["streams"]}
+        same = {s: _same(kept, stats[s]) for s, kept in run["streams"].items()}
+        moved = not reused or not all(same.values())
+        lease, runs_here = self.update_leases(d, text, run, moved)
         made = run.get("made")
         if made is None or made > self.now - LEASE_STALE_SECS - RACY_SECS:
             made = run["made"] = marker_mtime(d)  # the run is new: its marker age matters
         entry = RunEntry(d, run["marker"], lease, runs_here, made=made)
         live = entry.has_live_writer(self.now)
-        for stream, kept in run["streams"].items():
-            self.add_stream(d / stream, kept, stats[stream], live)
-        self.listing.runs.append(entry)
+        prefix = None
         if not live and self.farm is not None:
-            prefix = self.farm.prefix(d, str(run["marker"].get("run_id", "")))
+            absolute = self.root_abs if rel == "." else f"{self.root_abs}/{rel}"
+            prefix = self.farm.prefix(absolute, str(run["marker"].get("run_id", "")))
             if prefix is not None:
                 self.listing.hive[d] = prefix
+                prefix += absolute
+        for stream, kept in run["streams"].items():
+            cached = not live and same[stream]
+            self.add_stream(child(d, stream), kept, stats[stream], cached, live, prefix)
+        self.listing.runs.append(entry)
 
-    def update_leases(self, d: Path, run: Node, moved: bool) -> tuple[float | None, bool]:
+    def update_leases(
+        self, d: Path, text: str, run: Node, moved: bool
+    ) -> tuple[float | None, bool]:
         """The run's newest lease mtime and whether a writer runs here (files.lease_facts),
         from the cache while the run is settled and nothing in it moved."""
-        st = _stat(d / WRITERS_DIR)
+        st = _stat(f"{text}/{WRITERS_DIR}")
         stamp = None if st is None else stamp_of(st)
         trusted = st is None or settled_stamp(st, self.now)
         if not moved and run.get("settled") and run.get("writers") == stamp and trusted:
@@ -332,32 +357,50 @@ class CachedLister:
             self.changed = True
         return lease, runs_here
 
-    def add_stream(self, sd: Path, kept: Node, st: os.stat_result | None, live: bool) -> None:
-        """One stream folder's live files: the cached names while its stamp holds and no writer
-        of the run may be compacting it, else listed (and, for a live run, pinned) now."""
-        if not live and _same(kept, st, self.now):
-            good = [sd / n for n in kept["f"]]
-            bad = [sd / n for n in kept["bad"]]
+    def add_stream(
+        self,
+        sd: Path,
+        kept: Node,
+        st: os.stat_result | None,
+        cached: bool,
+        live: bool,
+        hive: str | None,
+    ) -> None:
+        """One stream folder's live files: the cached names when `cached` (its stamp holds and
+        no writer of the run may be compacting it), else listed (and, for a live run, pinned)
+        now. With `hive` (what goes before `/<stream>/<file>`), their hive read paths too."""
+        if cached:
+            names: list[str] = kept["f"]
+            good = [child(sd, n) for n in names]
+            bad = [child(sd, n) for n in kept["bad"]] if kept["bad"] else []
             fds: dict[Path, int] = {}
         else:
             good, fds, bad = list_stream(sd, set(), self.pin and live)
+            names = [p.name for p in good]
             new = {
                 "s": None if st is None else stamp_of(st),
                 "t": st is not None and settled_stamp(st, self.now),
-                "f": [p.name for p in good],
+                "f": names,
                 "bad": [p.name for p in bad],
             }
             if new != kept:
                 kept.clear()
                 kept.update(new)
                 self.changed = True
-        for path in good:
-            if path in self.skipped:
+        if self.skipped:
+            for path in [p for p in good if p in self.skipped]:
                 fd = fds.pop(path, None)
                 if fd is not None:
                     os.close(fd)
-                continue
-            self.listing.files[sd.name].append(path)
+            kept_paths = [(p, n) for p, n in zip(good, names, strict=True) if p not in self.skipped]
+            good, names = [p for p, _ in kept_paths], [n for _, n in kept_paths]
+        self.listing.files[sd.name].extend(good)
+        if hive is not None and not fds:
+            base = f"{hive}/{sd.name}/"
+            text = f"{sd}/"
+            read = self.listing.hive_reads
+            for name in names:
+                read[text + name] = HivePath(base + name)
         self.listing.pinned.update(fds)
         for path in bad:
             if path in self.skipped:
@@ -366,14 +409,27 @@ class CachedLister:
             self.listing.skipped.append(path)
 
 
-def _stat(path: Path) -> os.stat_result | None:
+_make_child = getattr(Path, "_make_child_relpath", None)
+
+
+def child(path: Path, name: str) -> Path:
+    """`path / name` for a plain file name, without pathlib's parsing where Python allows
+    (a third of the cost: a listing makes one per segment file)."""
+    if _make_child is not None:
+        made = _make_child(path, name)
+        if isinstance(made, Path):
+            return made
+    return path / name
+
+
+def _stat(path: str) -> os.stat_result | None:
     try:
         return os.stat(path)
     except OSError:
         return None
 
 
-def _same(kept: Node, st: os.stat_result | None, now: float) -> bool:
+def _same(kept: Node, st: os.stat_result | None) -> bool:
     """Whether a cached stream folder entry still describes the folder with stat `st`."""
     return bool(kept.get("t")) and st is not None and kept.get("s") == stamp_of(st)
 
