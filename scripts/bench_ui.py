@@ -1229,5 +1229,55 @@ def section_report(args: argparse.Namespace, base: Path, browser: Browser, rows:
 SECTIONS = (*SECTIONS, "report")
 
 
+def section_embeddings(
+    args: argparse.Namespace, base: Path, browser: Browser, rows: list[Row]
+) -> None:
+    """The Embeddings view's PCA of 10,000 × 128 points: numpy in-process, the server's first
+    answer per tag (nothing cached: a tag not asked before), and view opened → points drawn."""
+    from localtrack import SummaryWriter
+    from localtrack._ui.views._pca import pca
+
+    n, d, tags = 10_000, 128, (2 if args.quick else 5)
+    root = base / "embeddings" / "lt"
+    rng = np.random.default_rng(11)
+    writer = SummaryWriter(root / "bench" / "embeddings")
+    mats = [rng.standard_normal((n, d)).astype(np.float32) for _ in range(tags)]
+    for i, mat in enumerate(mats):
+        labels = [str(j % 10) for j in range(n)]
+        writer.add_embedding(mat, labels, tag=f"emb{i}")
+    writer.close()
+    alone = []
+    for mat in mats:
+        t = time.perf_counter()
+        pca(mat, 3)
+        alone.append(time.perf_counter() - t)
+    with localtrack_ui(root) as server:
+        runs = json.loads(server.get("/api/runs")[1])["runs"]
+        run = runs[0]["run_id"]
+        served = [
+            timed_cpu(server, "/api/embeddings/projection", run=run, tag=f"emb{i}", dims=3)
+            for i in range(1, tags)
+        ]
+        drawn = f"[data-testid=emb-canvas][data-state=drawn][data-points='{n}']"
+        query = f"view=embeddings&emb_tag=emb0&emb_run={run}&emb_dims=3"
+        page, seen = open_view(browser, server, query, {"drawn": drawn})
+        close_page(page)
+    rows.append(
+        Row(
+            f"embeddings PCA, {n:,} × {d} (3 components)",
+            "≤ 1 s",
+            f"numpy {secs(statistics.median(alone))}; server's first answer median "
+            f"{secs(statistics.median(w for w, _ in served))} (CPU "
+            f"{secs(statistics.median(c for _, c in served))}); view opened → {n:,} points "
+            f"drawn {secs(seen['drawn'])}",
+            note=f"median of {len(alone)} matrices; the server reads the row, centres, "
+            "covariance eigh, float64 coordinates (arrays-v1); page time from navigation",
+        )
+    )
+    shutil.rmtree(base / "embeddings", ignore_errors=True)
+
+
+SECTIONS = (*SECTIONS, "embeddings")
+
 if __name__ == "__main__":
     sys.exit(main())
