@@ -35,7 +35,7 @@ def listing_digest(listing: StoreListing, query: str, now: float | None = None) 
     h = hashlib.sha256(f"v{VERSION}\0{os.path.abspath(listing.root)}\0".encode())
     h.update(f"{query}\0{RUNS_VIEW_SQL}\0".encode())
     for run in sorted(listing.runs, key=lambda r: str(r.path)):
-        made = marker_mtime(run.path)
+        made = run.made if run.made is not None else marker_mtime(run.path)
         if run.has_live_writer(now) or (made or 0.0) > now - LEASE_STALE_SECS:
             return None
         h.update(f"run\0{run.path}\0{run.marker.get('run_id')}\0{made}\0".encode())
