@@ -200,6 +200,15 @@ def _hp_value(v: Any) -> Any:
     return out
 
 
+def _hp_type(api_pb2: Any, v: Any) -> Any:
+    """The hparam's DataType, as torch's hparams() sets it (the dashboard filters by it)."""
+    if isinstance(v, bool):
+        return api_pb2.DATA_TYPE_BOOL
+    if isinstance(v, int | float):
+        return api_pb2.DATA_TYPE_FLOAT64
+    return api_pb2.DATA_TYPE_STRING
+
+
 def _hparams_value(tag: str, data: Any) -> Any:
     tb = load()
     md = tb.hparams_md.create_summary_metadata(data)
@@ -216,8 +225,8 @@ def hparams(row: dict[str, Any]) -> list[Any]:
     domains = json.loads(row["domain_discrete"]) if row["domain_discrete"] else {}
     api_pb2 = tb.hparams_api
     infos = []
-    for name in hp:
-        info = api_pb2.HParamInfo(name=name)
+    for name, v in hp.items():
+        info = api_pb2.HParamInfo(name=name, type=_hp_type(api_pb2, v))
         if name in domains:
             info.domain_discrete.values.extend(_hp_value(v) for v in domains[name])
         infos.append(info)

@@ -219,3 +219,29 @@ def test_says_how_to_install_tensorboard(exported, tmp_path, monkeypatch, capsys
         tb_summaries.load.cache_clear()
     assert "pip install 'localtrack[tensorboard]'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_resumed_run_keeps_its_writers_and_purge(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    src, tb, back = tmp_path / "src", tmp_path / "tb", tmp_path / "back"
+    with localtrack.SummaryWriter(str(src / "p" / "resumed")) as w:
+        for step in range(10):
+            w.add_scalar("x", float(step), step, walltime=T0 + step)
+    with localtrack.SummaryWriter(str(src / "p" / "resumed"), purge_step=5) as w:
+        for step in range(5, 8):
+            w.add_scalar("x", step * 10.0, step, walltime=T0 + 100 + step)
+    args = ["export", "resumed", "--format", "tensorboard", "--out", str(tb), "--root", str(src)]
+    assert main(args) == 0
+    assert len([p for p in (tb / "resumed").iterdir() if "tfevents" in p.name]) == 2
+    assert main(["import", "tensorboard", str(tb), "--root", str(back), "-q"]) == 0
+    want = [(s, float(s)) for s in range(5)] + [(s, s * 10.0) for s in range(5, 8)]
+    for root in (src, back):
+        got = table(root, "scalars", "resumed")
+        assert sorted((r["step"], r["value"]) for r in got) == want
+        kinds = sorted(r["kind"] for r in table(root, "events", "resumed"))
+        assert kinds == ["finish", "finish", "purge", "start", "start"]
+    assert table(src, "events", "resumed")[0]["wall_time"] == table(back, "events", "resumed")[0]["wall_time"]  # fmt: skip
+    acc = EventAccumulator(str(tb / "resumed"), size_guidance={"tensors": 0})
+    acc.Reload()  # TensorBoard applies the purge as well: the same eight points
+    assert sorted((e.step, e.tensor_proto.double_val[0]) for e in acc.Tensors("x")) == want
