@@ -23,9 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from segment_store import make_run
 
 from localtrack import SummaryWriter
 from localtrack._query import connect
+from localtrack._query.files import SkippedFileWarning
 
 listing_cache = importlib.import_module("localtrack._query.listing_cache")
 files_mod = importlib.import_module("localtrack._query.files")
@@ -381,3 +383,63 @@ def test_the_runs_view_merges_per_file_facts_exactly_as_a_scan_of_every_event(tm
     # the view's status also weighs leases (a live writer is running, not crashed)
     assert [r[:3] + r[4:] for r in view] == [r[:3] + r[4:] for r in scanned]
     assert sorted(r[5] for r in view) == [1, 1, 1, 2]
+
+
+def test_each_run_id_comes_back_as_logged_and_one_run_is_read_alone(tmp_path):
+    root = tmp_path / "runs"
+    for i in range(4):
+        make_run(root / "p" / f"r{i}", f"run{i}", points=5 + i)
+    time.sleep(2 * RACY)
+    for _ in range(2):  # from scratch, then through the cache
+        con = connect(root)
+        assert con.sql(
+            "SELECT run_id, count(*), sum(step) FROM scalars GROUP BY run_id ORDER BY run_id"
+        ).fetchall() == [(f"run{i}", 5 + i, sum(range(5 + i))) for i in range(4)]
+        assert con.sql("SELECT count(*) FROM scalars WHERE run_id = 'run2'").fetchall() == [(7,)]
+        assert con.sql("SELECT count(*) FROM events WHERE run_id = 'run3'").fetchall() == [(2,)]
+    plan = con.sql("EXPLAIN ANALYZE SELECT max(step) FROM scalars WHERE run_id = 'run2'")
+    # run2's 7 files are opened, the other runs' 19 stay closed
+    assert "Scanning Files: 7/26" in plan.fetchall()[0][1]
+
+
+def test_folders_with_equals_signs_and_odd_run_ids_are_read_by_their_own_path(tmp_path):
+    root = tmp_path / "tag=x" / "run_id=y" / "runs"  # hive folders of the store's own
+    make_run(root / "a", "plain1", points=3)
+    make_run(root / "b", "has space", points=4)
+    time.sleep(2 * RACY)
+    for _ in range(2):
+        con = connect(root)
+        rows = con.sql(
+            "SELECT run_id, tag, count(*) FROM scalars GROUP BY ALL ORDER BY run_id"
+        ).fetchall()
+        assert rows == [("has space", "loss", 4), ("plain1", "loss", 3)]
+
+
+def test_a_folder_changed_within_the_racy_window_is_listed_again(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    make_run(root / "a", "racy1", points=3)
+    monkeypatch.setattr(listing_cache, "RACY_SECS", 3600.0)  # every folder is "just changed"
+    assert connect(root).sql("SELECT count(*) FROM scalars").fetchall() == [(3,)]
+    listed: list[Path] = []
+    real = listing_cache.list_stream
+
+    def spy(stream_dir, skipped, pin):
+        listed.append(stream_dir)
+        return real(stream_dir, skipped, pin)
+
+    monkeypatch.setattr(listing_cache, "list_stream", spy)
+    assert connect(root).sql("SELECT count(*) FROM scalars").fetchall() == [(3,)]
+    assert {p.name for p in listed} == {"scalars", "events"}  # not trusted: read again
+
+
+def test_a_damaged_segment_of_a_cached_run_is_skipped_at_every_connect(tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root / "a", "dmg1", points=4)
+    bad = run / "scalars" / "aaaaaaaa-0000000002-0000000002.parquet"
+    bad.write_bytes(bad.read_bytes()[:-8])  # as a power loss could leave it
+    time.sleep(2 * RACY)
+    for _ in range(3):
+        with pytest.warns(SkippedFileWarning, match="0000000002"):
+            con = connect(root)
+        assert con.sql("SELECT count(*), sum(step) FROM scalars").fetchall() == [(3, 0 + 1 + 3)]
+    assert bad.stat().st_size > 0  # reported and left in place
