@@ -147,6 +147,19 @@ def test_every_node_listed_and_scopes_open_with_shapes(tmp_path: Path, ui: Any, 
     selected = page.locator(".graph-unit.selected")
     assert selected.get_attribute("data-op") == "aten::batch_norm"
 
+    # constants and weights are folded into the ops that read them, unless asked for
+    constants = "[data-testid=graph-node][data-op='prim::Constant']"
+    assert page.locator(constants).count() == 0
+    page.locator("[data-testid=graph-expand-all]").click()
+    assert (
+        page.locator("[data-testid=graph-summary]").text_content().endswith("3 of 3 modules open")
+    )
+    page.locator("[data-testid=graph-show-folded]").check()
+    shown = sum(1 for n in stored if n["op"] == "prim::Constant")
+    page.wait_for_function(f'() => document.querySelectorAll("{constants}").length === {shown}')
+    page.locator("[data-testid=graph-show-folded]").uncheck()
+    page.wait_for_function(f'() => document.querySelectorAll("{constants}").length === 0')
+
 
 def test_resnet18_opens_collapsed_and_pans_and_zooms(
     tmp_path: Path, ui: Any, new_page: Any, screenshot: Any

@@ -10,7 +10,7 @@ import { runColor } from "../colors.js";
 import { el } from "../format.js";
 import { userRegex } from "../state.js";
 import { getParam, setParams, useStyle } from "../view_kit.js";
-import { FOLDED, formatShape, inScope, layout, shortOp, visibleGraph } from "./graph_layout.js";
+import { FOLDED, containerScopes, formatShape, inScope, layout, shortOp, visibleGraph } from "./graph_layout.js";
 import { pickCurrent, renderList, visibleEntries } from "./series_list.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -51,7 +51,7 @@ class GraphsView {
     const expandAll = el("button", "button", "Expand all");
     expandAll.type = "button";
     expandAll.dataset.testid = "graph-expand-all";
-    expandAll.addEventListener("click", () => this.setExpanded(new Set(this.graph ? Object.keys(this.graph.scopes) : [])));
+    expandAll.addEventListener("click", () => this.setExpanded(new Set(this.graph ? containerScopes(this.graph.scopes) : [])));
     const collapseAll = el("button", "button", "Collapse all");
     collapseAll.type = "button";
     collapseAll.dataset.testid = "graph-collapse-all";
@@ -224,7 +224,8 @@ class GraphsView {
     this.world.replaceChildren(frames, edges, nodes);
     this.box.dataset.state = "drawn";
     this.box.dataset.units = String(visible.units.length);
-    this.summary.textContent = `${visible.units.length} shown · ${this.expanded.size} of ${visible.containers.size} modules open`;
+    const open = [...this.expanded].filter((scope) => visible.containers.has(scope)).length;
+    this.summary.textContent = `${visible.units.length} shown · ${open} of ${visible.containers.size} modules open`;
     if (anchor) this.restoreAnchor(anchor);
     else this.fit(true);
     this.markSelected();
@@ -450,8 +451,8 @@ class GraphsView {
     const g = target.closest && target.closest(".graph-unit");
     if (!g) return;
     if (g.dataset.scope) {
-      this.selectScope(g.dataset.scope);
       this.toggle(g.dataset.scope);
+      this.selectScope(g.dataset.scope);
     } else this.select(Number(g.dataset.nodeId), false);
   }
 
@@ -527,7 +528,10 @@ class GraphsView {
     if (this.selectedScope) {
       const scope = this.selectedScope;
       box.append(el("div", "graph-details-title", scope));
-      box.append(this.fact("module scope", `${graph.scopes[scope] || 0} ops`));
+      box.append(this.fact("ops", String(graph.scopes[scope] || 0)));
+      const inner = Object.keys(graph.scopes).filter((s) => s.startsWith(scope + "/") && !s.slice(scope.length + 1).includes("/"));
+      if (inner.length) box.append(this.fact("modules", inner.map(leaf).join(", ")));
+      box.append(this.fact("state", this.expanded.has(scope) ? "open" : "collapsed"));
       return;
     }
     const node = this.selected === null ? null : graph.nodes[this.selected];
