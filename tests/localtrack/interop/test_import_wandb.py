@@ -27,10 +27,8 @@ pytest.importorskip("wandb")
 HERE = Path(__file__).parent
 
 
-@pytest.fixture(scope="module")
-def wandb_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("wandb")
-    env = {
+def _env(base):
+    return {
         **os.environ,
         "WANDB_MODE": "offline",
         "WANDB_DIR": str(base),
@@ -38,6 +36,12 @@ def wandb_run(tmp_path_factory):
         "WANDB_DISABLE_GIT": "true",
         "WANDB_CONSOLE": "off",
     }
+
+
+@pytest.fixture(scope="module")
+def wandb_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("wandb")
+    env = _env(base)
     script = HERE / "wandb_logs.py"
     subprocess.run([sys.executable, str(script), str(base)], env=env, check=True, timeout=300)
     logged = json.loads((base / "logged.json").read_text())
@@ -154,3 +158,22 @@ def test_says_how_to_install_wandb(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "wandb.proto.wandb_internal_pb2", None)
     assert main(["import", "wandb", str(tmp_path), "--root", str(tmp_path / "r")]) == 1
     assert "pip install 'localtrack[wandb]'" in capsys.readouterr().err
+
+
+def test_a_resumed_run_is_one_run(wandb_run, tmp_path):
+    _, log, logged = wandb_run
+    copy = tmp_path / "wandb"
+    shutil.copytree(log.parent, copy / log.parent.name)
+    env = {**_env(tmp_path), "WANDB_DIR": str(tmp_path / "resume")}
+    (tmp_path / "resume").mkdir()
+    script = HERE / "wandb_logs.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path), logged["run_id"]], env=env, check=True, timeout=300)  # fmt: skip
+    (second,) = (tmp_path / "resume" / "wandb").glob("offline-run-*")
+    shutil.copytree(second, copy / second.name)
+    root = tmp_path / "runs"
+    assert main(["import", "wandb", str(copy), "--root", str(root), "-q"]) == 0
+    assert len(rows(root, "SELECT run_id FROM runs")) == 1
+    loss = rows(root, "SELECT step, value FROM scalars WHERE tag = 'loss' ORDER BY step")
+    assert [r["step"] for r in loss] == [0, 1, 2, 3, 4, 5, 10, 100, 101]
+    assert [r["value"] for r in loss][-2:] == [0.1, 0.101]
+    assert len(rows(root, "SELECT * FROM events WHERE kind = 'start'")) == 2

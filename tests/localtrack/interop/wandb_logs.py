@@ -47,5 +47,18 @@ def main(out: Path) -> None:
     (out / "logged.json").write_text(json.dumps(logged))
 
 
+def resume(out: Path, run_id: str) -> None:
+    """The same W&B run resumed by another process: a second log, in its own folder."""
+    import wandb
+
+    run = wandb.init(project="wbproj", id=run_id, resume="allow")
+    for step in (100, 101):
+        run.log({"loss": step / 1000}, step=step)
+    run.finish()
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if len(sys.argv) > 2:
+        resume(Path(sys.argv[1]), sys.argv[2])
+    else:
+        main(Path(sys.argv[1]))
