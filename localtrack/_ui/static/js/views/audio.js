@@ -130,7 +130,7 @@ function audioCard(app, tag, run) {
     card.dataset.state = "loading-audio";
     const seconds = info.num_samples[i] / info.sample_rate[i];
     const channels = info.channels[i] === 1 ? "mono" : info.channels[i] === 2 ? "stereo" : info.channels[i] + " ch";
-    meta.textContent = `${(info.sample_rate[i] / 1000).toFixed(1)} kHz · ${channels} · ${formatDuration(seconds)} · ${info.step.length} steps`;
+    meta.textContent = `${(info.sample_rate[i] / 1000).toFixed(1)} kHz · ${channels} · ${formatDuration(seconds)} · ${info.step.length} step${info.step.length === 1 ? "" : "s"}`;
     meta.dataset.testid = "audio-info";
     const url = audioUrl(info, step);
     try {

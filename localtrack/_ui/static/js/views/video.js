@@ -120,8 +120,8 @@ function videoCard(app, tag, run) {
     if (abort) abort.abort();
     abort = new AbortController();
     card.dataset.state = "loading-video";
-    meta.textContent = `${info.width[i]}×${info.height[i]} px · ${info.frames[i]} frames · ` +
-      `${formatValue(info.fps[i])} fps · ${info.step.length} steps`;
+    meta.textContent = `${info.width[i]}×${info.height[i]} px · ${info.frames[i]} frame${info.frames[i] === 1 ? "" : "s"} · ` +
+      `${formatValue(info.fps[i])} fps · ${info.step.length} step${info.step.length === 1 ? "" : "s"}`;
     meta.dataset.testid = "video-info";
     try {
       const { header, arrays } = await getArrays("/api/video/frames", { run: run.run_id, tag, step }, abort.signal);
