@@ -253,7 +253,9 @@ class GraphsView {
     const shape = Array.isArray(node.shapes) ? node.shapes.map(formatShape).filter(Boolean).join(", ") : "";
     g.append(svg("rect", { class: "graph-box", width: box.w, height: box.h, rx: unit.kind === "op" ? 6 : box.h / 2 }));
     const title = unit.kind === "input" || unit.kind === "output" ? node.name : shortOp(node.op);
-    const where = unit.kind === "op" ? leaf(node.scope) : "";
+    // a leaf module's op says which module it is; a container's own op (a block's residual
+    // add) sits in that container's frame already
+    const where = unit.kind === "op" && !this.visible.containers.has(node.scope) ? leaf(node.scope) : "";
     const sub = [where, shape].filter(Boolean).join(" · ");
     const cx = box.w / 2;
     if (sub && box.h >= 38) {
