@@ -78,14 +78,17 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
     for stream, paths in listing.files.items():
         if not paths:
             con.register(views.empty_table_name(stream), STREAMS[stream].empty_table())
-        con.execute(views.stream_view_sql(stream, [listing.read_path(p) for p in paths]))
+        reads = [listing.read_path(p) for p in paths]
+        con.execute(views.stream_view_sql(stream, reads))
         if stream in TAGGED_STREAMS:
-            hit = purge.affected(paths, rules, run_ids) if rules else [False] * len(paths)
-            last = purge.of_writers(paths, repeats, run_ids) if repeats else [False] * len(paths)
-            sets: tuple[list[str], list[str], list[str]] = ([], [], [])
-            for p, h, w in zip(paths, hit, last, strict=True):
-                sets[2 if w else 1 if h else 0].append(listing.read_path(p))
-            plain, filtered, latest = sets
+            plain, filtered, latest = reads, [], []
+            if rules or repeats:
+                hit = purge.affected(paths, rules, run_ids) if rules else [False] * len(paths)
+                last = purge.of_writers(paths, repeats, run_ids) if repeats else [False] * len(hit)
+                sets: tuple[list[str], list[str], list[str]] = ([], [], [])
+                for r, h, w in zip(reads, hit, last, strict=True):
+                    sets[2 if w else 1 if h else 0].append(r)
+                plain, filtered, latest = sets
             hidden = purge.hidden_sql(rules)
             con.execute(views.visible_view_sql(stream, plain, filtered, hidden, latest))
     for stream in views.KEYED_STREAMS:

@@ -12,6 +12,7 @@ rebuilt; nothing in the store is written, and a cache that cannot be written onl
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -92,9 +93,12 @@ def save_cache(table: pa.Table) -> None:
 def purge_events(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> list[EventRow]:
     """The `start`, `purge` and `overwrite` events of the listing's multi-writer and W&B runs."""
     files = listing.files.get("events", [])
-    wandb = {run.path for run in listing.runs if run.marker.get("api") == "wandb"}
-    multi = set(multi_writer_runs(files))
-    candidates = [p for p in files if p in multi or p.parent.parent in wandb]
+    wandb = {str(run.path) for run in listing.runs if run.marker.get("api") == "wandb"}
+    candidates = multi_writer_runs(files)
+    if wandb:  # string work only: this runs on every connect()
+        multi = set(candidates)
+        dirname = os.path.dirname
+        candidates = [p for p in files if p in multi or dirname(dirname(str(p))) in wandb]
     if not candidates:
         return []
     keys = file_keys(listing, candidates)
