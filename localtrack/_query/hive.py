@@ -44,12 +44,17 @@ class HiveFarm:
         """The farm under `cache`, or None where it cannot be made (then paths are plain)."""
         farm = cache / FARM_NAME
         try:
-            farm.mkdir(parents=True, exist_ok=True)
+            farm.mkdir(mode=0o755, parents=True, exist_ok=True)
             real = os.path.realpath(farm)
+            st = os.stat(real)
             names = set(os.listdir(real))
         except OSError:
             return None
         if "=" in real or not real.startswith("/"):
+            return None
+        # Only a farm no one else can change: a `run_id=` folder swapped for a link would lead
+        # the walk back up somewhere else.
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return None
         return cls(real, names)
 
