@@ -81,7 +81,9 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
         reads = [listing.read_path(p) for p in paths]
         con.execute(views.stream_view_sql(stream, reads))
         if stream in TAGGED_STREAMS:
-            plain, filtered, latest = reads, [], []
+            filtered: list[str] = []
+            latest: list[str] = []
+            plain = reads
             if rules or repeats:
                 hit = purge.affected(paths, rules, run_ids) if rules else [False] * len(paths)
                 last = purge.of_writers(paths, repeats, run_ids) if repeats else [False] * len(hit)
