@@ -30,6 +30,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from localtrack._errors import UsageError
 from localtrack._interop import tb_summaries as tbs
 from localtrack._interop.tb_export_files import write_embeddings
 from localtrack._interop.tb_runs import is_event_file
@@ -143,8 +144,6 @@ def _clear(run_dir: Path) -> None:
     files = [p for p in run_dir.iterdir() if p.is_file() and is_event_file(p.name)]
     foreign = [p.name for p in files if not p.name.endswith(SUFFIX)]
     if foreign:
-        from localtrack._errors import UsageError
-
         raise UsageError(
             f"{run_dir} already holds event files localtrack did not write ({foreign[0]}…): "
             "export into an empty folder, or remove them"
