@@ -274,9 +274,17 @@ def _scalar_events(table: pa.Table, items: list[tuple[int, int, Any]]) -> None:
     steps = table.column("step").to_numpy().tolist()
     values = table.column("value").to_numpy(zero_copy_only=False).tolist()
     micros = _micros(table).tolist()
+    groups: dict[tuple[int, int], list[Any]] = {}  # one event per (time, step): run.log's keys
+    seen: dict[tuple[int, int], set[str]] = {}
     for tag, step, value, us in zip(tags, steps, values, micros, strict=True):
-        event = tbs.event(step, _seconds(us), [tbs.scalar(tag, value)])
-        items.append((us, len(items), event))
+        key = (us, step)
+        if tag in seen.setdefault(key, set()):  # the same tag twice at one time: two events
+            items.append((us, len(items), tbs.event(step, _seconds(us), groups.pop(key))))
+            seen[key] = set()
+        seen[key].add(tag)
+        groups.setdefault(key, []).append(tbs.scalar(tag, value))
+    for (us, step), group in groups.items():
+        items.append((us, len(items), tbs.event(step, _seconds(us), group)))
 
 
 def _event_rows(table: pa.Table, items: list[tuple[int, int, Any]], report: ExportReport) -> None:

@@ -84,8 +84,12 @@ def _array(struct: dict[str, Any] | None) -> np.ndarray | None:
 def scalar(tag: str, value: float) -> Any:
     tb = load()
     proto = tb.tensor_pb2.TensorProto(dtype=2, double_val=[value])  # DT_DOUBLE, shape []
-    md = tb.scalar_md.create_summary_metadata(display_name=tag, description="")
-    return tb.summary_pb2.Summary.Value(tag=tag, tensor=proto, metadata=md)
+    return tb.summary_pb2.Summary.Value(tag=tag, tensor=proto, metadata=_scalar_metadata(tag))
+
+
+@functools.lru_cache(maxsize=4096)
+def _scalar_metadata(tag: str) -> Any:
+    return load().scalar_md.create_summary_metadata(display_name=tag, description="")
 
 
 def histogram(row: dict[str, Any]) -> list[Any]:
