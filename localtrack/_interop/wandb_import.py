@@ -137,7 +137,7 @@ def _identify(
     path: Path, record_class: Any, project: str | None, report: ImportReport
 ) -> Source | None:
     """The run a .wandb file holds, from its run record (among its first records)."""
-    reader = LogReader(path)
+    reader = LogReader(path, max_bytes=1 << 20)
     try:
         for i, (raw, _) in enumerate(reader.records()):
             record = record_class.FromString(raw)

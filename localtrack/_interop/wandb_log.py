@@ -43,10 +43,12 @@ class LogReader:
     end: int = 0  # offset just after the last whole record read
     truncated: int = 0  # bytes of an incomplete record at the end, not read
     corrupt: CorruptLog | None = None
+    max_bytes: int | None = None  # read only the file's first bytes (its first records)
 
     def records(self) -> Iterator[tuple[bytes, int]]:
         """(record bytes, offset just after it), in file order."""
-        buf = self.path.read_bytes()
+        with open(self.path, "rb") as f:
+            buf = f.read() if self.max_bytes is None else f.read(self.max_bytes)
         if buf[:4] != HEADER[:4] or len(buf) < HEADER_LEN or buf[:HEADER_LEN] != HEADER:
             if len(buf) < HEADER_LEN and HEADER.startswith(buf):
                 self.truncated = len(buf)
