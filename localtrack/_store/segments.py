@@ -27,6 +27,11 @@ from localtrack._store.schema import STREAMS, file_metadata
 
 ROW_GROUP_ROWS = 65536
 """Rows per Parquet row group: bounds the memory a writer or compaction holds at once."""
+ROW_GROUP_BYTES = 8 * 2**20
+"""And bytes per row group (Arrow's size of its rows): a reader that wants one row decodes
+the whole group's column, so 1,000 images of 256×256 compacted into one 187 MB group passed
+the dashboard's 128 MB DuckDB limit for every image of that run (and held it all in memory
+while compacting). The step statistics of each group let readers skip the others."""
 
 _DELTA_COLUMNS = ("step", "wall_time", "seq", "pid", "num_samples")
 _DICT_COLUMNS = ("run_id", "tag", "writer", "host", "key", "kind", "status", "format", "rank")
@@ -158,16 +163,33 @@ def _write_file(
         os.fsync(f.fileno())
 
 
-def _row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
-    """Small batches gathered into tables of about ROW_GROUP_ROWS rows (one row group each)."""
-    pending: list[pa.RecordBatch] = []
-    rows = 0
+def _pieces(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches, each one of more than ROW_GROUP_BYTES cut into slices of about that size."""
     for batch in batches:
+        size = batch.nbytes
+        if size <= ROW_GROUP_BYTES or batch.num_rows < 2:
+            yield batch
+            continue
+        step = max(1, batch.num_rows * ROW_GROUP_BYTES // size)
+        for start in range(0, batch.num_rows, step):
+            yield batch.slice(start, step)
+
+
+def _row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
+    """Small batches gathered into tables of about ROW_GROUP_ROWS rows or ROW_GROUP_BYTES
+    bytes, whichever comes first (one row group each)."""
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in _pieces(batches):
+        if pending and size + batch.nbytes > ROW_GROUP_BYTES:
+            yield pa.Table.from_batches(pending, schema)
+            pending, rows, size = [], 0, 0
         pending.append(batch)
         rows += batch.num_rows
-        if rows >= ROW_GROUP_ROWS:
+        size += batch.nbytes
+        if rows >= ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
             yield pa.Table.from_batches(pending, schema)
-            pending, rows = [], 0
+            pending, rows, size = [], 0, 0
     if pending or rows == 0:
         yield pa.Table.from_batches(pending, schema)
 
