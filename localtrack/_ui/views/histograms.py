@@ -5,6 +5,11 @@ logged step of one (run, tag) from its bucket limits and counts (_histogram_band
 step is sampled away (TensorBoard keeps 500). `/api/histograms/offset` re-bins the steps it
 draws onto one grid; with more steps than `ridges` it draws that many spread over the run,
 always with the step asked for, so every step can be reached.
+
+The distribution reads the rows in record batches and reduces each batch to its bands
+before the next (BATCH_ROWS): the bucket lists of 10,000 steps (tens of MB when a
+histogram has hundreds of buckets) are never held at once, so the connection's 128 MB
+memory limit holds; the last row per step is picked from the small columns afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from localtrack._ui import params as p
-from localtrack._ui.answer import Answer, json_answer
+from localtrack._ui.answer import Answer, NotFound, json_answer
 from localtrack._ui.answer_cache import AnswerCache
 from localtrack._ui.snapshot import Snapshot
 from localtrack._ui.views import View
@@ -28,6 +33,7 @@ VIEW = View("histograms", "Histograms", 20, "js/views/histograms.js")
 STREAM = "histograms"
 BUCKETS = ("min", "max", "num", "sum", "bucket_limits", "bucket_counts")
 DISTRIBUTIONS = AnswerCache()
+BATCH_ROWS = 2048
 
 
 def split_lists(column: pa.ChunkedArray) -> list[np.ndarray]:
@@ -43,6 +49,44 @@ def floats(table: pa.Table, name: str) -> np.ndarray:
     return values.astype(float)
 
 
+def distribution(
+    snap: Snapshot, cur: duckdb.DuckDBPyConnection, run: str, tag: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every logged step of (run, tag), sorted, and its (steps, 9) bands: the last row per
+    step (greatest wall time, then segment sequence), as _stream_rows.rows picks it."""
+    source = rows.source_sql(snap, STREAM, (run,))
+    if source is None:
+        raise NotFound(f"run {run!r} has no {STREAM}")
+    reader = cur.sql(
+        f"SELECT step, wall_time, seq, {', '.join(BUCKETS)} FROM {source} "
+        "WHERE run_id = $run AND tag = $tag",
+        params={"run": run, "tag": tag},
+    ).arrow(BATCH_ROWS)
+    keys: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[np.ndarray] = []
+    for batch in reader:
+        if not batch.num_rows:
+            continue
+        table = pa.Table.from_batches([batch])
+        wall = table.column("wall_time").cast(pa.int64()).to_numpy()
+        keys.append((table.column("step").to_numpy(), wall, table.column("seq").to_numpy()))
+        parts.append(
+            hb.bands(
+                split_lists(table.column("bucket_limits")),
+                split_lists(table.column("bucket_counts")),
+                floats(table, "min"),
+                floats(table, "max"),
+            )
+        )
+    if not parts:
+        raise NotFound(f"run {run!r} has no {STREAM} tag {tag!r}")
+    step, wall, seq = (np.concatenate([k[i] for k in keys]) for i in range(3))
+    order = np.lexsort((seq, wall, step))  # by step, then the last written last
+    step, values = step[order], np.concatenate(parts)[order]
+    last = np.append(step[1:] != step[:-1], True)
+    return step[last], values[last]
+
+
 def distribution_answer(
     snap: Snapshot, cur: duckdb.DuckDBPyConnection, query: dict[str, str]
 ) -> Answer:
@@ -50,14 +94,8 @@ def distribution_answer(
     key = (run, tag, rows.version(snap, STREAM, run))
     body = DISTRIBUTIONS.get(key)
     if body is None:
-        table = rows.rows(snap, cur, STREAM, run, tag, BUCKETS)
-        values = hb.bands(
-            split_lists(table.column("bucket_limits")),
-            split_lists(table.column("bucket_counts")),
-            floats(table, "min"),
-            floats(table, "max"),
-        )
-        columns = {"step": floats(table, "step")}
+        steps, values = distribution(snap, cur, run, tag)
+        columns = {"step": steps.astype(float)}
         columns.update((name, values[:, j]) for j, name in enumerate(hb.BAND_NAMES))
         header = {"run_id": run, "tag": tag, "basis_points": list(hb.BASIS_POINTS)}
         body = encode_columns(header, columns)
