@@ -9,12 +9,12 @@ version `v` in its URL names those files: an answer for the current version neve
 and may be cached by the browser for good.
 
 A read decodes the image column of whole row groups (a writer's segment holds every image of
-a flush interval, tens of MB of PNG when images come fast), and the page asks for a step and
-its prefetched neighbours at once: a few such reads together passed the connection's 128 MB
-memory limit and answered 500. So at most READERS of them run at a time, and a read keeps
-the images of the steps around the one asked (AROUND): they come from the same decoded row
-group at no extra cost, and they are the ones the slider's next moves and its prefetches
-ask for.
+a flush interval in one row group: 300 images of 256×256, 55 MB, when they come fast), and
+the page asks for a step and its prefetched neighbours at once: two such reads together
+passed the connection's 128 MB memory limit and answered 500. So one read runs at a time
+(READERS), and it keeps the images of the steps around the one asked (AROUND): they come
+from the same decoded row group at no extra cost, and they are the ones the slider's next
+moves and its prefetches ask for.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ STREAM = "images"
 IMAGES = AnswerCache(64 * 2**20)
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif"}
 FOREVER = "private, max-age=31536000, immutable"
-READERS = threading.BoundedSemaphore(2)
+READERS = threading.BoundedSemaphore(1)
 AROUND = (4, 12)
 """Logged steps before and after the one asked whose images one read keeps too."""
 STEP_LISTS: OrderedDict[tuple[str, str, str], list[int]] = OrderedDict()
