@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -40,16 +42,30 @@ NO_DAEMON = (
     "with localtrack), which cannot be imported here: {why}; reinstall localtrack "
     "(`pip install localtrack`, or `pip install -e .` in a checkout)"
 )
+ROWS: dict[tuple[Any, ...], dict[str, Any]] = {}
+"""Rows already read, by what they depend on (see `fingerprint`); a poll of 1,000 runs then
+reads no Parquet footer of a run that did not change."""
+ROWS_KEPT = 50_000
+_rows_lock = threading.Lock()
 UNNAMED = "http://localtrack-no-remote.invalid"
 """Stands for "no remote yet": no state file is named after it, so every run reads as never
 synced and its pending points are all its points (they do not depend on the remote)."""
 
 
-def daemon_modules() -> tuple[ModuleType, ModuleType]:
-    """The daemon's report and state modules, imported now (never at library import)."""
-    from localtrack_daemon import report, state
+@dataclass(frozen=True)
+class Daemon:
+    """The daemon's modules this view reads with."""
 
-    return report, state
+    report: ModuleType
+    state: ModuleType
+    lock: ModuleType
+
+
+def daemon_modules() -> Daemon:
+    """The daemon's report, state and lock modules, imported now (never at library import)."""
+    from localtrack_daemon import lock, report, state
+
+    return Daemon(report, state, lock)
 
 
 def env_remote() -> str | None:
@@ -86,10 +102,10 @@ def run_dirs(snap: Snapshot) -> list[tuple[dict[str, Any], Path]]:
     return out
 
 
-def row(report: Any, state: Any, run: dict[str, Any], run_dir: Path, uri: str) -> dict[str, Any]:
+def row(d: Daemon, run: dict[str, Any], run_dir: Path, uri: str) -> dict[str, Any]:
     """One (run, remote) row: the daemon's RunReport and its state's last problem."""
-    got = report.report(run_dir, uri)
-    held = state.load_state(run_dir, uri, got.run_id)
+    got = d.report.report(run_dir, uri)
+    held = d.state.load_state(run_dir, uri, got.run_id)
     problem = held.problem
     conflicts = "; ".join(held.conflicts.values()) or None
     kind = problem.kind if problem is not None else ("needs_person" if conflicts else None)
@@ -97,7 +113,7 @@ def row(report: Any, state: Any, run: dict[str, Any], run_dir: Path, uri: str) -
         "run_id": got.run_id,
         "project": run.get("project"),
         "name": run.get("name"),
-        "remote": None if uri == UNNAMED else state.public_url(uri),
+        "remote": None if uri == UNNAMED else d.state.public_url(uri),
         "status": got.status,
         "pending_points": got.pending_points,
         "pending_files": got.pending_files,
@@ -113,22 +129,56 @@ def row(report: Any, state: Any, run: dict[str, Any], run_dir: Path, uri: str) -
     }
 
 
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def fingerprint(d: Daemon, generation: int, run_dir: Path, uri: str) -> tuple[Any, ...] | None:
+    """What a row depends on: the store's files (the snapshot generation changes with them)
+    and the run's state file to this remote. None while its lock file exists: who holds it
+    and whether the lease is still good change with the clock, so that row is read again."""
+    if d.lock.lock_path(run_dir, uri).exists():
+        return None
+    return (generation, str(run_dir), uri, _stat(d.state.state_path(run_dir, uri)))
+
+
+def cached_row(
+    d: Daemon, snap: Snapshot, run: dict[str, Any], run_dir: Path, uri: str
+) -> dict[str, Any]:
+    key = fingerprint(d, snap.generation, run_dir, uri)
+    with _rows_lock:
+        found = ROWS.get(key) if key is not None else None
+    if found is not None:
+        return found
+    made = row(d, run, run_dir, uri)
+    if key is not None:
+        with _rows_lock:
+            if len(ROWS) >= ROWS_KEPT:
+                ROWS.clear()
+            ROWS[key] = made
+    return made
+
+
 def status_answer(snap: Snapshot, cur: duckdb.DuckDBPyConnection, query: dict[str, str]) -> Answer:
     try:
-        report, state = daemon_modules()
+        d = daemon_modules()
     except ImportError as e:
         return error(503, NO_DAEMON.format(why=str(e).splitlines()[0] if str(e) else repr(e)))
     started = time.monotonic()
     runs = run_dirs(snap)
     env = env_remote()
-    first = [state.public_url(env)] if env else []
-    found = {state.public_url(u) for u in state_remotes([d for _, d in runs])}
+    first = [d.state.public_url(env)] if env else []
+    found = {d.state.public_url(u) for u in state_remotes([path for _, path in runs])}
     order = first + sorted(found - set(first))
     rows = []
     for uri in order or [UNNAMED]:
         for run, run_dir in runs:
             try:
-                rows.append(row(report, state, run, run_dir, uri))
+                rows.append(cached_row(d, snap, run, run_dir, uri))
             except FileNotFoundError:
                 continue  # the run went away while it was read: the next poll drops it
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
