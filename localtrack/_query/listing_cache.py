@@ -187,6 +187,7 @@ class CachedLister:
     returns the StoreListing of list_store (the same runs and files, in the same order)."""
 
     def __init__(self, root: Path, skipped: set[Path], pin: bool, hive: bool = True) -> None:
+        """`changed` says whether the cache file is worth writing again (see run())."""
         self.root = root
         self.skipped = skipped
         self.pin = pin and pins.PINNING
@@ -212,7 +213,10 @@ class CachedLister:
         finally:
             if collecting:
                 gc.enable()
-        if self.changed or set(self.new) != set(self.old):
+        # Saved when it learnt something the next listing can reuse: an entry it may trust, or
+        # a folder gone. Folders that changed within RACY_SECS are read again anyway, so a
+        # store with live writers is not rewritten at every look.
+        if self.changed or not set(self.old) <= set(self.new):
             save(self.root, self.new)
         if self.listing.pinned and not pins.room_for(0):
             self.listing.release()  # too many files held open: read by path, retry if one vanishes
@@ -285,7 +289,7 @@ class CachedLister:
             prev = old.get("run") if same_dir and old is not None else None
             run = self.read_run(self.path(rel), prev, sorted(streams))
         node: Node = {"s": stamp_of(st), "t": settled_stamp(st, self.now), "sub": sub, "run": run}
-        if node != old:
+        if node != old and node["t"]:
             self.changed = True
         return node, False
 
@@ -354,7 +358,7 @@ class CachedLister:
         new = {"writers": stamp, "lease": lease, "settled": settled and trusted}
         if any(run.get(k) != v for k, v in new.items()):
             run.update(new)
-            self.changed = True
+            self.changed = self.changed or bool(new["settled"])
         return lease, runs_here
 
     def add_stream(
@@ -386,7 +390,8 @@ class CachedLister:
             if new != kept:
                 kept.clear()
                 kept.update(new)
-                self.changed = True
+                # a live run's entries are not reused until it settles: no reason to save
+                self.changed = self.changed or (bool(new["t"]) and not live)
         if self.skipped:
             for path in [p for p in good if p in self.skipped]:
                 fd = fds.pop(path, None)

@@ -443,3 +443,22 @@ def test_a_damaged_segment_of_a_cached_run_is_skipped_at_every_connect(tmp_path)
             con = connect(root)
         assert con.sql("SELECT count(*), sum(step) FROM scalars").fetchall() == [(3, 0 + 1 + 3)]
     assert bad.stat().st_size > 0  # reported and left in place
+
+
+def test_a_store_with_a_live_writer_is_not_rewritten_at_every_connect(tmp_path):
+    root = tmp_path / "runs"
+    write(root / "old", 0, 5)
+    with SummaryWriter(str(root / "live"), flush_secs=3600) as live:
+        live.add_scalar("loss", 0.0, 0)
+        live.flush()
+        assert totals(root)["live"] == (1, 0.0)
+        time.sleep(2 * RACY)
+        assert totals(root)["live"] == (1, 0.0)  # the live run's folders are now old enough
+        kept = cache_of(root).stat()
+        for step in range(1, 4):
+            live.add_scalar("loss", float(step), step)
+            live.flush()
+            time.sleep(2 * RACY)
+            assert totals(root) == {"old": expected((0, 5)), "live": expected((0, step + 1))}
+        now = cache_of(root).stat()
+        assert (now.st_ino, now.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
