@@ -231,16 +231,19 @@ def change_runs(store: Path, runs: int, fraction: float, round_: int, run_points
 
 
 def many_runs_benchmarks(
-    tmp: Path, runs: int, run_points: int, repeat: int
+    tmp: Path, runs: int, run_points: int, repeat: int, kept: Path | None = None
 ) -> list[tuple[str, float, int, float | None]]:
-    say(f"writing {runs} runs × {run_points} points…")
-    store = tmp / "many"
-    rng = np.random.default_rng(1)
-    steps = np.arange(run_points)
-    for i in range(runs):
-        write_localtrack_run(
-            store / "bench" / f"r{i:05d}", f"run{i:05d}", steps, rng.random(run_points)
-        )
+    store = tmp / "many" if kept is None else kept
+    if kept is None or not (kept / "bench").is_dir():
+        say(f"writing {runs} runs × {run_points} points…")
+        rng = np.random.default_rng(1)
+        steps = np.arange(run_points)
+        for i in range(runs):
+            write_localtrack_run(
+                store / "bench" / f"r{i:05d}", f"run{i:05d}", steps, rng.random(run_points)
+            )
+    else:
+        say(f"reusing the store in {kept} (its runs: --runs must match)")
     # Folders changed within listing_cache.RACY_SECS are read again at every listing; a real
     # store's finished runs are older than that, so let the generated ones age past it.
     try:
@@ -374,6 +377,12 @@ def main() -> int:
     parser.add_argument("--run-points", type=int, default=1000, help="points per run there")
     parser.add_argument("--repeat", type=int, default=5, help="timings per measurement")
     parser.add_argument(
+        "--store",
+        type=Path,
+        help="keep the many-runs store here and reuse it next time (generating 10⁵ runs is slow; "
+        "each warm round adds segments to 1 %% of its runs)",
+    )
+    parser.add_argument(
         "--live-points", type=int, default=10, help="points of the live-visibility check (0: skip)"
     )
     parser.add_argument(
@@ -388,7 +397,7 @@ def main() -> int:
         if not args.skip_history:
             mlflow_points = min(args.mlflow_points, args.points)
             history = history_benchmarks(tmp, args.points, args.repeat, mlflow_points)
-        many = many_runs_benchmarks(tmp, args.runs, args.run_points, args.repeat)
+        many = many_runs_benchmarks(tmp, args.runs, args.run_points, args.repeat, args.store)
         if args.live_points:
             many += live_benchmark(tmp, args.live_points)
     print(f"\nbench_query: {' '.join(sys.argv[1:])}")
