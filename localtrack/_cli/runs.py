@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from localtrack._cli import render
+from localtrack._query import writer_states
 from localtrack._query.connect import run_on_listing
 from localtrack._query.files import StoreListing
 from localtrack._query.last_values import run_tags
@@ -90,6 +91,7 @@ def runs_query(where: str, metrics: list[str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     def work(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> pa.Table:
+        writer_states.complete(con, listing)  # every run is shown: keep every events file's facts
         con.register("per_tag", run_tags(con, listing))
         metrics = args.metric or key_metrics(con)
         return con.sql(runs_query(where_clause(args), metrics)).arrow().read_all()

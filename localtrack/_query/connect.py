@@ -26,13 +26,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from localtrack._errors import UsageError
-from localtrack._query import overwrite, pins, purge, views
+from localtrack._query import overwrite, pins, purge, views, writer_states
 from localtrack._query.files import StoreListing, list_store, warn_skipped
 from localtrack._query.purge_events import purge_events
 from localtrack._query.readonly import ReadOnlyConnection
 from localtrack._query.result import QueryResult
 from localtrack._query.runs_table import live_status_table, markers_table
-from localtrack._query.writer_states import writer_files
 from localtrack._store.layout import runs_root
 from localtrack._store.schema import STREAMS, TAGGED_STREAMS
 
@@ -97,7 +96,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None
         con.execute(views.keyed_view_sql(stream))
     con.register(views.MARKERS_TABLE, markers_table(listing.runs))
     con.register(views.LIVE_STATUS_TABLE, live_status_table(listing.runs))
-    con.register(views.WRITER_FILES_TABLE, writer_files(con, listing))
+    writer_states.register(con, listing, writer_states.EAGER_FILES)
     con.execute(views.RUNS_VIEW_SQL)
     con.register(purge.PURGES_TABLE, purge.rules_table(rules))
     con.register(overwrite.OVERWRITERS_TABLE, overwrite.overwriters_table(repeats))

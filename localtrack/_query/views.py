@@ -116,7 +116,9 @@ def keyed_view_sql(stream: str) -> str:
 MARKERS_TABLE = "_localtrack_markers"
 LIVE_STATUS_TABLE = "_localtrack_live_status"
 WRITER_FILES_TABLE = "_localtrack_writer_files"
-"""What each `events` file says of each writer (writer_states.py): the runs view merges it."""
+"""What each `events` file says of each writer, as kept (writer_states.py)."""
+WRITER_STATES_VIEW = "_localtrack_writer_rows"
+"""Those rows and the rows of files not scanned yet: what the runs view merges."""
 
 RUNS_VIEW_SQL = f"""
 CREATE VIEW runs AS
@@ -130,7 +132,7 @@ WITH writer_states AS (
         arg_min(start_payload, payload_at) AS start_payload,
         min(rank) AS rank,
         any_value(host) AS host
-    FROM {WRITER_FILES_TABLE}
+    FROM {WRITER_STATES_VIEW}
     GROUP BY run_id, writer
 ),
 from_events AS (

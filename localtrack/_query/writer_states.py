@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from localtrack._query import file_cache
+from localtrack._query import file_cache, views
 from localtrack._query.file_cache import FileKey
 from localtrack._query.files import StoreListing
 from localtrack._query.last_values import cache_path
@@ -90,13 +90,57 @@ def scan_files(
     return pa.table(columns, schema=FILE_WRITERS)
 
 
-def writer_files(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> pa.Table:
-    """The per-file writer rows of every listed `events` file (cached ones not read again)."""
+EAGER_FILES = 512
+"""How many `events` files not seen before connect() scans at once; the rest are read by the
+`runs` view when it is queried, so a first connect() to a big store reads no events file
+until the runs are asked for (`localtrack runs` and the dashboard scan them all: complete)."""
+
+COLUMNS = FILE_WRITERS.names[3:]
+
+
+def writer_files(
+    con: duckdb.DuckDBPyConnection, listing: StoreListing, limit: int | None = None
+) -> tuple[pa.Table, list[str]]:
+    """The per-file writer rows of the listed `events` files (cached ones not read again, at
+    most `limit` others scanned now), and the read paths of the files left for later."""
     keys = file_cache.file_keys(listing, listing.files.get("events", []))
     cached, pruned = file_cache.load_rows(states_cache_path(), FILE_WRITERS, keys)
     seen = set(cached.column("path").to_pylist())
-    fresh = scan_files(con, listing, [p for p in keys if p not in seen], keys)
+    new = [p for p in keys if p not in seen]
+    now, later = (new, []) if limit is None else (new[:limit], new[limit:])
+    fresh = scan_files(con, listing, now, keys)
     table = pa.concat_tables([cached, fresh]) if fresh.num_rows else cached
     if fresh.num_rows or pruned:
         file_cache.save_rows(states_cache_path(), table)
-    return table
+    return table, [listing.read_path(keys[p][0]) for p in later]
+
+
+def view_sql(later: list[str]) -> str:
+    """CREATE VIEW of every writer row the runs view merges: the registered table, plus the
+    rows of the `later` files computed when the view is read."""
+    columns = ", ".join(COLUMNS)
+    query = f"SELECT {columns} FROM {views.WRITER_FILES_TABLE}"
+    if later:
+        source = f"read_parquet({views.file_list_sql(later)}, filename = true, hive_partitioning = false)"
+        scan = _FILE_SQL.replace(
+            "read_parquet($files, filename = true, hive_partitioning = false)", source
+        )
+        query += f" UNION ALL SELECT {columns} FROM ({scan})"
+    return f"CREATE OR REPLACE VIEW {views.WRITER_STATES_VIEW} AS {query}"
+
+
+def register(con: duckdb.DuckDBPyConnection, listing: StoreListing, limit: int | None) -> None:
+    """Give `con` the runs view's writer rows (see writer_files and view_sql)."""
+    table, later = writer_files(con, listing, limit)
+    con.register(views.WRITER_FILES_TABLE, table)
+    con.execute(view_sql(later))
+
+
+def complete(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> None:
+    """Scan (and keep) what connect() left for the runs view to read, when it left anything:
+    for callers that read every run, so that their next look finds it all cached."""
+    found = con.execute(
+        "SELECT sql FROM duckdb_views() WHERE view_name = $name", {"name": views.WRITER_STATES_VIEW}
+    ).fetchall()
+    if found and "read_parquet" in found[0][0]:
+        register(con, listing, None)

@@ -462,3 +462,19 @@ def test_a_store_with_a_live_writer_is_not_rewritten_at_every_connect(tmp_path):
             assert totals(root) == {"old": expected((0, 5)), "live": expected((0, step + 1))}
         now = cache_of(root).stat()
         assert (now.st_ino, now.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+
+
+def test_events_files_left_for_the_runs_view_give_the_same_runs(tmp_path, monkeypatch):
+    writer_states = importlib.import_module("localtrack._query.writer_states")
+    root = tmp_path / "runs"
+    for i in range(5):
+        make_run(root / "p" / f"r{i}", f"lazy{i}", points=2, finished=None if i == 3 else "failed")
+    query = "SELECT run_id, status, started_at, ended_at, metadata, writers FROM runs ORDER BY 1"
+    monkeypatch.setattr(writer_states, "EAGER_FILES", 0)
+    lazily = connect(root).sql(query).fetchall()  # every events file read by the view
+    monkeypatch.setattr(writer_states, "EAGER_FILES", 3)
+    partly = connect(root).sql(query).fetchall()  # three kept, the rest read by the view
+    monkeypatch.setattr(writer_states, "EAGER_FILES", 10_000)
+    kept = connect(root).sql(query).fetchall()
+    assert lazily == partly == kept
+    assert [r[1] for r in kept] == ["failed", "failed", "failed", "crashed", "failed"]
