@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests")]
+sys.path.append(str(ROOT / "tests"))  # after the package: tests/localtrack must not shadow it
 
 import psutil  # noqa: E402
 from fleet import Fleet  # noqa: E402
