@@ -19,10 +19,26 @@ CHUNK_ROWS = 1024
 """Steps computed together (a padded rows × buckets block each)."""
 
 
-def padded(lists: Sequence[np.ndarray], width: int) -> np.ndarray:
-    out = np.zeros((len(lists), width))
-    for i, row in enumerate(lists):
-        out[i, : row.size] = row
+Lists = tuple[np.ndarray, np.ndarray]
+"""A column of variable-length rows as (values, offsets): row i is values[offsets[i]:offsets[i+1]]
+(an Arrow list array's own buffers)."""
+
+
+def flat(rows: Sequence[np.ndarray]) -> Lists:
+    """Rows as one Lists."""
+    offsets = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum([row.size for row in rows], out=offsets[1:])
+    values = np.concatenate(rows).astype(float) if rows else np.zeros(0)
+    return values, offsets
+
+
+def padded(lists: Lists, start: int, end: int, width: int) -> np.ndarray:
+    """Rows start..end of `lists` as a (rows, width) block, zeros after each row's end."""
+    values, offsets = lists
+    lengths = np.diff(offsets[start : end + 1])
+    out = np.zeros((end - start, width))
+    # a mask filled in row-major order takes each row's values in turn
+    out[np.arange(width) < lengths[:, None]] = values[offsets[start] : offsets[end]]
     return out
 
 
@@ -34,37 +50,46 @@ def bands(
 ) -> np.ndarray:
     """(steps, 9) values at BASIS_POINTS of each histogram: bucket i holds the values in
     (limits[i-1], limits[i]], all within [lo, hi] (the histogram's min and max)."""
-    out = np.empty((len(counts), len(BASIS_POINTS)))
-    for start in range(0, len(counts), CHUNK_ROWS):
-        end = min(start + CHUNK_ROWS, len(counts))
+    return bands_flat(flat(limits), flat(counts), lo, hi)
+
+
+def bands_flat(limits: Lists, counts: Lists, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """bands() of rows given as Lists (no numpy array per row)."""
+    steps = len(counts[1]) - 1
+    out = np.empty((steps, len(BASIS_POINTS)))
+    lengths = np.diff(counts[1])
+    offsets = counts[1]
+    # a 0 past the end keeps every start a valid index; reduceat gives an empty row the
+    # next value instead of 0, so those are set apart
+    values = np.append(counts[0][: offsets[-1]], 0.0)
+    totals = np.where(lengths > 0, np.add.reduceat(values, offsets[:-1]), 0.0)
+    for start in range(0, steps, CHUNK_ROWS):
+        end = min(start + CHUNK_ROWS, steps)
+        width = int(lengths[start:end].max(initial=0))
         out[start:end] = _bands_block(
-            limits[start:end], counts[start:end], lo[start:end], hi[start:end]
+            padded(limits, start, end, width) if width else np.zeros((end - start, 0)),
+            padded(counts, start, end, width) if width else np.zeros((end - start, 0)),
+            totals[start:end],
+            np.asarray(lo[start:end], dtype=float),
+            np.asarray(hi[start:end], dtype=float),
         )
     return out
 
 
 def _bands_block(
-    limits: Sequence[np.ndarray], counts: Sequence[np.ndarray], lo: np.ndarray, hi: np.ndarray
+    edge: np.ndarray, c: np.ndarray, totals: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> np.ndarray:
-    rows = len(counts)
-    width = max((c.size for c in counts), default=0)
+    rows, width = c.shape
     out = np.empty((rows, len(BASIS_POINTS)))
-    if width == 0:
-        out[:] = np.asarray(hi, dtype=float)[:, None]
+    if width == 0:  # no buckets: no values (TensorBoard's num == 0 case below)
+        out[:] = 0.0
         return out
-    c = padded(counts, width)
-    edge = padded(limits, width)
-    totals = np.array([row.sum() for row in counts])
     weights = np.cumsum(c * BASIS_POINTS[-1] / np.where(totals == 0, 1.0, totals)[:, None], axis=1)
-    nonzero = c > 0
-    index = np.arange(width)
-    # the first bucket at or after each position that holds anything (width: none)
-    after = np.where(nonzero, index, width)
-    next_filled = np.minimum.accumulate(after[:, ::-1], axis=1)[:, ::-1]
     r = np.arange(rows)
     for j, bp in enumerate(BASIS_POINTS):
-        first = (weights <= bp).sum(axis=1)  # np.searchsorted(side="right") per row
-        i = np.where(first < width, next_filled[r, np.minimum(first, width - 1)], width)
+        # The bucket that holds bp: the first whose cumulative weight passes it (a per-row
+        # searchsorted, side="right"). It holds values: its weight rose past the one before.
+        i = (weights <= bp).sum(axis=1)
         found = i < width
         k = np.minimum(i, width - 1)
         cumsum = weights[r, k]

@@ -44,6 +44,14 @@ def split_lists(column: pa.ChunkedArray) -> list[np.ndarray]:
     return [values[offsets[i] : offsets[i + 1]] for i in range(len(lists))]
 
 
+def list_buffers(column: pa.ChunkedArray) -> hb.Lists:
+    """A list<float64> column as its values and offsets (no array per row)."""
+    lists = column.combine_chunks()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    values = lists.values.to_numpy(zero_copy_only=False).astype(float, copy=False)
+    return values[offsets[0] :], offsets - offsets[0]
+
+
 def floats(table: pa.Table, name: str) -> np.ndarray:
     values: np.ndarray = table.column(name).to_numpy(zero_copy_only=False)
     return values.astype(float)
@@ -71,9 +79,9 @@ def distribution(
         wall = table.column("wall_time").cast(pa.int64()).to_numpy()
         keys.append((table.column("step").to_numpy(), wall, table.column("seq").to_numpy()))
         parts.append(
-            hb.bands(
-                split_lists(table.column("bucket_limits")),
-                split_lists(table.column("bucket_counts")),
+            hb.bands_flat(
+                list_buffers(table.column("bucket_limits")),
+                list_buffers(table.column("bucket_counts")),
                 floats(table, "min"),
                 floats(table, "max"),
             )

@@ -109,3 +109,32 @@ def test_distribution_and_offset_endpoints_over_logged_histograms(tmp_path: Path
     every, _ = serve_query(tmp_path, "/api/histograms/offset", {"tag": "w"})
     assert len(every["ridges"]) == 100
     assert all(sum(r["counts"]) == pytest.approx(200) for r in every["ridges"])
+
+
+def test_bands_of_a_sliced_list_column_with_empty_rows_equal_row_by_row() -> None:
+    """The distribution reads record batches: list columns sliced out of a bigger array, whose
+    value buffers run past their rows, with empty histograms anywhere, the last included."""
+    import pyarrow as pa
+
+    from localtrack._ui.views.histograms import list_buffers
+
+    rng = np.random.default_rng(5)
+    payloads = [stored(rng.normal(0, 1, 30 + i)) for i in range(6)]
+    rows = [np.asarray(h["bucket_limits"], float) for h in payloads]
+    counts = [np.asarray(h["bucket_counts"], float) for h in payloads]
+    rows[2], counts[2], rows[-1], counts[-1] = (np.zeros(0),) * 4
+    lo = np.array([h["min"] for h in payloads], float)
+    hi = np.array([h["max"] for h in payloads], float)
+    column = pa.array([list(r) for r in rows] * 2, pa.list_(pa.float64()))
+    counted = pa.array([list(c) for c in counts] * 2, pa.list_(pa.float64()))
+    part = slice(len(rows), 2 * len(rows))  # the second copy: offsets do not start at 0
+    got = hb.bands_flat(
+        list_buffers(pa.chunked_array([column[part]])),
+        list_buffers(pa.chunked_array([counted[part]])),
+        lo,
+        hi,
+    )
+    for i in range(len(rows)):
+        want = hb.bands([rows[i]], [counts[i]], lo[i : i + 1], hi[i : i + 1])[0]
+        np.testing.assert_array_equal(got[i], want)
+    assert (got[2] == 0).all() and (got[-1] == 0).all()
