@@ -151,10 +151,17 @@ def read_records(path: Path, start: int = 0) -> Records:
 
 
 def _walk(buf: bytes) -> tuple[np.ndarray, np.ndarray, int]:
-    """Offsets and lengths of the whole records in buf; the end of the last whole one."""
+    """Offsets and lengths of the whole records in buf; the end of the last whole one.
+
+    Record by record, except where the last few lengths repeat with a short period (one
+    tag, or a few tags logged in turn, at steps of the same varint size: most of a scalar
+    log): there the headers a block further on are read at once, and as many periods taken
+    as match."""
     at, n = 0, len(buf)
+    arr = np.frombuffer(buf, np.uint8)
     starts: list[int] = []
     lengths: list[int] = []
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
     from_bytes = int.from_bytes
     while at + HEADER <= n:
         size = from_bytes(buf[at : at + 8], "little")
@@ -164,7 +171,47 @@ def _walk(buf: bytes) -> tuple[np.ndarray, np.ndarray, int]:
         starts.append(at + HEADER)
         lengths.append(size)
         at = end
-    return np.array(starts, np.int64), np.array(lengths, np.int64), at
+        if len(lengths) >= _RUN_PROBE and not len(lengths) % _RUN_PROBE:
+            found = _periodic_run(arr, at, lengths[-_RUN_PROBE:])
+            if found is not None:
+                blocks.append((np.array(starts, np.int64), np.array(lengths, np.int64)))
+                blocks.append(found[:2])
+                starts, lengths, at = [], [], found[2]
+    blocks.append((np.array(starts, np.int64), np.array(lengths, np.int64)))
+    return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), at
+
+
+_RUN_PROBE = 16
+"""Records walked one by one between two looks for a repeating run of lengths."""
+
+
+def _periodic_run(
+    arr: np.ndarray, at: int, recent: list[int]
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The records from `at` on whose lengths repeat the period of `recent`'s tail (period 1
+    to 8), as (data offsets, lengths, end); None when there is no such run."""
+    for period in range(1, 9):
+        tail = recent[-period:]
+        if recent[-2 * period :] != tail * 2:
+            continue
+        sizes = np.array(tail, np.int64)
+        strides = sizes + HEADER + FOOTER
+        cycle = int(strides.sum())
+        cycles = (len(arr) - at) // cycle
+        if cycles < 2:
+            return None
+        cycles = min(cycles, 1 << 16)
+        heads = at + (
+            np.arange(cycles)[:, None] * cycle + np.concatenate([[0], np.cumsum(strides)[:-1]])
+        )
+        got = arr[heads.reshape(-1)[:, None] + np.arange(8)].view("<u8").reshape(cycles, period)
+        whole = np.all(got == sizes, axis=1)
+        taken = int(cycles if whole.all() else np.argmin(whole))
+        if not taken:
+            return None
+        heads = heads[:taken].reshape(-1)
+        return heads + HEADER, np.tile(sizes, taken), at + taken * cycle
+    return None
 
 
 def _check(path: Path, rec: Records) -> None:
