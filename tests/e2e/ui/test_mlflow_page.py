@@ -100,8 +100,10 @@ def test_mlflow_ui_shows_the_user_script_trials_and_metrics(
     assert after("loss/train") == "0.05"  # the last logged value, 1 / 20
 
     page.goto(f"{mlflow_server.url}/#/experiments/{exp_id}/runs")
-    count = page.get_by_text(re.compile(r"^\d+ matching runs?$")).first
-    count.wait_for(timeout=60_000)
-    assert count.inner_text() == f"{TRIALS + 1} matching runs"  # the parent and its trials
+    # The count reads "0 matching runs" until the search answers: wait for the right one
+    # (a wrong count never appears, and the wait fails).
+    page.get_by_text(f"{TRIALS + 1} matching runs", exact=True).first.wait_for(timeout=60_000)
+    counts = page.get_by_text(re.compile(r"^\d+ matching runs?$")).all_inner_texts()
+    assert counts == [f"{TRIALS + 1} matching runs"]  # the parent and its trials
     screenshot(page, "mlflow-experiment-runs")
     assert blocked == []
