@@ -50,6 +50,8 @@ class Options:
     watch: bool = True
     pipeline: int = 2
     """Log-batch requests of one run in flight at once."""
+    report: bool = True
+    """Upload each run's report as the artifact localtrack/report.html (report_artifact.py)."""
     concurrency: str = "adaptive"
     """"adaptive": the log-batch requests in flight over all runs follow the server's answers
     (AIMD, `aimd.py`) between 1 and `max_in_flight`, starting at 4; "fixed": always at most
@@ -312,6 +314,7 @@ class Daemon:
                 progress=self.progress,
                 lease=lease,
                 check_duplicates=run_dir not in self._checked,
+                report=self.opts.report,
             )
             out = upload.sync()
         except LeaseLost as e:

@@ -86,6 +86,7 @@ class RunUpload:
         progress: Progress | None = None,
         lease: Lease | None = None,
         check_duplicates: bool = True,
+        report: bool = True,
     ) -> None:
         """`lease`: the run's lock, held by the caller; `check_duplicates`: look the MLflow run
         up by its tag even when the state names it (once per process and run is enough)."""
@@ -100,6 +101,7 @@ class RunUpload:
         self.progress = progress
         self.lease = lease
         self.check_duplicates = check_duplicates
+        self.report = report
         self.recheck_conflicts = check_duplicates
         """Compare recorded param conflicts with the remote once (a race an older version
         recorded as a conflict is then cleared)."""
@@ -152,11 +154,12 @@ class RunUpload:
                 return out
         self.sync_images()
         self.sync_tables(final=local != "running")
-        if not self.stop.is_set():
-            sync_report(self, local)
         if self.stop.is_set():
             return out
         out.complete = self.sync_status(events, local)
+        # The report last: the data and the run's status are in MLflow before it is made
+        if self.report and not self.stop.is_set():
+            sync_report(self, local)
         if self.state.problem is not None:
             self.state.problem = None
             self.save()

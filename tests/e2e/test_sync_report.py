@@ -166,3 +166,22 @@ def test_a_live_runs_report_waits_a_minute_and_the_finished_one_goes_at_once(
     report = report_of(stored.read_text(encoding="utf-8"))
     assert unpack(report["scalars"][0]["series"][0]["y"]).tolist() == [1.0, 0.5]
     assert report["runs"][0]["status"] == "finished"
+
+
+def test_no_report_uploads_the_data_without_the_report(tmp_path: Path, mlflow_server) -> None:
+    log_dir = tmp_path / "plain" / "exp1"
+    with localtrack.SummaryWriter(log_dir) as w:
+        for step in range(5):
+            w.add_scalar("loss", 1.0 / (step + 1), step)
+    root = str(tmp_path / "plain")
+    assert cli(["sync", "--once", "--no-report", "--root", root, "--uri", mlflow_server.url]) == 0
+    run_id = json.loads((log_dir / "localtrack-run.json").read_text())["run_id"]
+    rid = load_state(log_dir, mlflow_server.url, run_id).mlflow_run_id
+    client = MlflowClient(mlflow_server.url)
+    assert [m.value for m in client.get_metric_history(rid, "loss")] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    assert "localtrack/report.html" not in [
+        a.path for a in client.list_artifacts(rid, "localtrack")
+    ]
+    # without the option, the next pass adds it: the data is already there
+    assert cli(["sync", "--once", "--root", root, "--uri", mlflow_server.url]) == 0
+    assert "localtrack/report.html" in [a.path for a in client.list_artifacts(rid, "localtrack")]
