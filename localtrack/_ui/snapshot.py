@@ -273,17 +273,7 @@ class Snapshots:
             con.close()
             release()
             raise
-        by_run = scalar_files(listing)
-        files = {run: [listing.read_path(p) for p in paths] for run, paths in by_run.items()}
-        keys = {run: tuple(sorted(str(p) for p in paths)) for run, paths in by_run.items()}
-        streams = {
-            stream: {
-                run: [listing.read_path(p) for p in paths]
-                for run, paths in scalar_files(listing, stream).items()
-                if paths
-            }
-            for stream in listing.files
-        }
+        files, keys, streams = listed_files(listing)
         return Snapshot(self.generation + 1, con, release, files, keys, streams, facts, now)
 
     def _publish(self, snap: Snapshot, listing: StoreListing) -> None:
@@ -381,3 +371,22 @@ def query_with_retry(
     snapshots.refresh()
     with snapshots.cursor() as (snap, cur):
         return work(snap, cur)
+
+
+def listed_files(
+    listing: StoreListing,
+) -> tuple[dict[str, list[str]], dict[str, tuple[str, ...]], dict[str, dict[str, list[str]]]]:
+    """A snapshot's file maps: each run's scalars files (read paths), their identity (the
+    sorted paths, which key cached answers), and each stream's files per run."""
+    by_run = scalar_files(listing)
+    files = {run: [listing.read_path(p) for p in paths] for run, paths in by_run.items()}
+    keys = {run: tuple(sorted(str(p) for p in paths)) for run, paths in by_run.items()}
+    streams = {
+        stream: {
+            run: [listing.read_path(p) for p in paths]
+            for run, paths in scalar_files(listing, stream).items()
+            if paths
+        }
+        for stream in listing.files
+    }
+    return files, keys, streams

@@ -21,7 +21,13 @@ from localtrack._query.connect import build_connection
 from localtrack._query.files import StoreListing, list_store
 from localtrack._query.last_values import run_tags
 from localtrack._ui import runs
-from localtrack._ui.snapshot import MEMORY_LIMIT, THREADS, Snapshot, scalar_files, share_registered
+from localtrack._ui.snapshot import (
+    MEMORY_LIMIT,
+    THREADS,
+    Snapshot,
+    listed_files,
+    share_registered,
+)
 
 
 def prepare(con: duckdb.DuckDBPyConnection, listing: StoreListing) -> dict[str, Any]:
@@ -62,15 +68,5 @@ def open_snapshot(root: Path) -> Snapshot:
         con.close()
         release()
         raise
-    by_run = scalar_files(listing)
-    files = {run: [listing.read_path(p) for p in paths] for run, paths in by_run.items()}
-    keys = {run: tuple(sorted(str(p) for p in paths)) for run, paths in by_run.items()}
-    streams = {
-        stream: {
-            run: [listing.read_path(p) for p in paths]
-            for run, paths in scalar_files(listing, stream).items()
-            if paths
-        }
-        for stream in listing.files
-    }
+    files, keys, streams = listed_files(listing)
     return Snapshot(1, con, release, files, keys, streams, facts, time.time())

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+import localtrack
 from localtrack._cli.main import main as cli
 
 TRIALS = 3
@@ -106,4 +107,34 @@ def test_mlflow_ui_shows_the_user_script_trials_and_metrics(
     counts = page.get_by_text(re.compile(r"^\d+ matching runs?$")).all_inner_texts()
     assert counts == [f"{TRIALS + 1} matching runs"]  # the parent and its trials
     screenshot(page, "mlflow-experiment-runs")
+    assert blocked == []
+
+
+def test_mlflow_previews_the_report_with_its_charts(tmp_path, mlflow_server, browser):
+    """MLflow's artifact view shows localtrack/report.html in a sandboxed frame (allow-scripts):
+    the report's chart is drawn there, with the logged values, and nothing off loopback is
+    asked for by the report."""
+    from localtrack_daemon.state import load_state
+
+    log_dir = tmp_path / "view" / "exp1"
+    with localtrack.SummaryWriter(log_dir) as w:
+        for step in range(20):
+            w.add_scalar("loss", 2.0 - step / 10, step)
+    root = str(tmp_path / "view")
+    assert cli(["sync", "--once", "--root", root, "--uri", mlflow_server.url]) == 0
+    run_id = json.loads((log_dir / "localtrack-run.json").read_text())["run_id"]
+    state = load_state(log_dir, mlflow_server.url, run_id)
+    blocked: list[str] = []
+    page = open_page(browser, blocked)
+    page.goto(
+        f"{mlflow_server.url}/#/experiments/{state.experiment_id}/runs/{state.mlflow_run_id}"
+        "/artifacts/localtrack/report.html"
+    )
+    frame = page.frame_locator("iframe.mlflow-html-iframe")
+    chart = frame.locator("[data-testid=report-chart][data-tag=loss][data-state=drawn]")
+    chart.wait_for(timeout=60_000)
+    held = frame.locator("body").evaluate(
+        "(b, r) => window.localtrackReport.series('loss', r)", run_id
+    )
+    assert held["y"] == [2.0 - s / 10 for s in range(20)]
     assert blocked == []
