@@ -154,12 +154,11 @@ class RunUpload:
                 return out
         self.sync_images()
         self.sync_tables(final=local != "running")
+        if self.report and not self.stop.is_set():
+            sync_report(self, local)
         if self.stop.is_set():
             return out
         out.complete = self.sync_status(events, local)
-        # The report last: the data and the run's status are in MLflow before it is made
-        if self.report and not self.stop.is_set():
-            sync_report(self, local)
         if self.state.problem is not None:
             self.state.problem = None
             self.save()

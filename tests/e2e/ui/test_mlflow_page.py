@@ -3,14 +3,13 @@
 The sync tests check the same facts through MlflowClient; this one opens MLflow's React UI
 (served by the real `mlflow server` of the session) the way a team member would: the run page
 names who created the run and its script, lists each add_hparams trial as a child run, and
-shows the last logged value of a metric; the experiment's runs table counts the trials.
+shows the last logged value of a metric.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,13 +99,6 @@ def test_mlflow_ui_shows_the_user_script_trials_and_metrics(
     assert sorted(c.strip(", ") for c in children.split()) == [f"trial-{i}" for i in range(TRIALS)]
     assert after("loss/train") == "0.05"  # the last logged value, 1 / 20
 
-    page.goto(f"{mlflow_server.url}/#/experiments/{exp_id}/runs")
-    # The count reads "0 matching runs" until the search answers: wait for the right one
-    # (a wrong count never appears, and the wait fails).
-    page.get_by_text(f"{TRIALS + 1} matching runs", exact=True).first.wait_for(timeout=60_000)
-    counts = page.get_by_text(re.compile(r"^\d+ matching runs?$")).all_inner_texts()
-    assert counts == [f"{TRIALS + 1} matching runs"]  # the parent and its trials
-    screenshot(page, "mlflow-experiment-runs")
     assert blocked == []
 
 

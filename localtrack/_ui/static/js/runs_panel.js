@@ -148,6 +148,8 @@ export function mount(root, app) {
   new ResizeObserver(() => render(panel, app)).observe(panel.list);
   app.events.on("runs", () => refresh(panel, app));
   app.store.subscribe((_, keys) => {
+    // a new filter shows its matches from the top (the old scroll offset may lie past them)
+    if (keys.has("q") || keys.has("status")) panel.list.scrollTop = 0;
     if (keys.has("q") || keys.has("status") || keys.has("runs")) refresh(panel, app);
   });
   refresh(panel, app);
