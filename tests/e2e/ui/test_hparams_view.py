@@ -109,7 +109,10 @@ def brush(page: Any, key: str, hi: float, lo: float) -> None:
     axis = page.locator(f"[data-testid=pc-axis][data-key='{key}']")
     assert axis.get_attribute("data-scale") == "linear"
     a, b = float(axis.get_attribute("data-lo")), float(axis.get_attribute("data-hi"))
-    box = axis.locator("[data-testid=pc-axis-hit]").bounding_box()
+    hit = axis.locator("[data-testid=pc-axis-hit]")
+    hit.wait_for(state="visible")  # laid out (bounding_box() is None before)
+    box = hit.bounding_box()
+    assert box is not None
 
     def y(v: float) -> float:
         return box["y"] + box["height"] * (1 - (v - a) / (b - a))

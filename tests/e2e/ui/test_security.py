@@ -263,6 +263,7 @@ def test_no_token_only_when_asked(new_page: Any, tmp_path: Path, no_token: bool)
         assert response.status == (200 if no_token else 401)
         if no_token:
             page.wait_for_selector("[data-testid=runs-panel]")
+        page.close()  # before the server stops: the page's own fetches would fail mid-load
 
 
 # Each goes through the browser's own URL handling (it folds `..` and `%2e%2e`, turns `\` into
