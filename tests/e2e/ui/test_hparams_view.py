@@ -104,15 +104,37 @@ def test_table_shows_the_logged_values_under_run_names_and_sorts(
     assert sorted(r["name"] for r in table_rows(page)) == ["trial-3", "trial-4", "trial-5"]
 
 
+def hit_box(page: Any, key: str) -> dict[str, float]:
+    """The on-screen box of the drag target of `key`'s axis, once the axis is where it is drawn.
+
+    The chart lays itself out again when its card gets its width; the box is read only when the
+    point at its centre really is that axis's target, so a drag lands on it.
+    """
+    hit = page.locator(f"[data-testid=pc-axis][data-key='{key}'] [data-testid=pc-axis-hit]")
+    hit.scroll_into_view_if_needed()
+    handle = page.wait_for_function(
+        """(key) => {
+            const sel = `[data-testid=pc-axis][data-key='${key}'] [data-testid=pc-axis-hit]`;
+            const hit = document.querySelector(sel);
+            if (!hit) return null;
+            const r = hit.getBoundingClientRect();
+            const x = r.x + r.width / 2;
+            const top = document.elementFromPoint(x, r.y + 1);
+            const bottom = document.elementFromPoint(x, r.y + r.height - 1);
+            return top === hit && bottom === hit ? {x: r.x, y: r.y, width: r.width, height: r.height} : null;
+        }""",
+        arg=key,
+    )
+    box: dict[str, float] = handle.json_value()
+    return box
+
+
 def brush(page: Any, key: str, hi: float, lo: float) -> None:
     """Drag along the axis of `key` from value `hi` down to value `lo` (a linear axis)."""
     axis = page.locator(f"[data-testid=pc-axis][data-key='{key}']")
     assert axis.get_attribute("data-scale") == "linear"
     a, b = float(axis.get_attribute("data-lo")), float(axis.get_attribute("data-hi"))
-    hit = axis.locator("[data-testid=pc-axis-hit]")
-    hit.wait_for(state="visible")  # laid out (bounding_box() is None before)
-    box = hit.bounding_box()
-    assert box is not None
+    box = hit_box(page, key)
 
     def y(v: float) -> float:
         return box["y"] + box["height"] * (1 - (v - a) / (b - a))
@@ -149,7 +171,7 @@ def test_brushing_an_axis_selects_exactly_the_matching_runs_and_scalars_follow(
     opt = page.locator("[data-testid=pc-axis][data-key=optimizer]")
     cats = json.loads(opt.get_attribute("data-categories"))
     assert cats == ["adam", "sgd"]
-    box = opt.locator("[data-testid=pc-axis-hit]").bounding_box()
+    box = hit_box(page, "optimizer")
     x = box["x"] + box["width"] / 2
     bottom = box["y"] + box["height"]  # "adam" sits at the bottom, "sgd" at the top
     page.mouse.move(x, bottom - 2)

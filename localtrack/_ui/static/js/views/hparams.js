@@ -162,7 +162,10 @@ function build(view) {
   tableCard.append(el("h2", "card-title", "Runs × hparams × metrics"), view.table.el);
   view.root.replaceChildren(buildToolbar(view), chartCard, tableCard);
   let timer = 0;
+  let width = -1;
   new ResizeObserver(() => {
+    if (chartCard.clientWidth === width) return; // only a new width moves the axes
+    width = chartCard.clientWidth;
     clearTimeout(timer);
     timer = setTimeout(() => view.rows && draw(view), 80);
   }).observe(chartCard);

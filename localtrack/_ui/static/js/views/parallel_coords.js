@@ -139,6 +139,7 @@ export function createParallelCoords({ get, onBrush, onBrushEnd }) {
     hit.addEventListener("pointerdown", (event) => {
       event.preventDefault();
       hit.setPointerCapture(event.pointerId);
+      pc.dragging = true;
       const box = root.getBoundingClientRect();
       const fracAt = (e) => Math.max(0, Math.min(1, 1 - (e.clientY - box.top - TOP) / (HEIGHT - TOP - BOTTOM)));
       const start = fracAt(event);
@@ -156,12 +157,16 @@ export function createParallelCoords({ get, onBrush, onBrushEnd }) {
       const up = (e) => {
         hit.removeEventListener("pointermove", move);
         hit.removeEventListener("pointerup", up);
+        hit.removeEventListener("pointercancel", up);
+        pc.dragging = false;
         if (!moved) { pc.brushes.delete(c.key); show(null); } else move(e);
         paint(pc.matching());
         onBrushEnd(pc.matching(), pc.brushes.size > 0);
+        if (pc.pending) { const args = pc.pending; pc.pending = null; pc.update(...args); }
       };
       hit.addEventListener("pointermove", move);
       hit.addEventListener("pointerup", up);
+      hit.addEventListener("pointercancel", up);
     });
     return g;
   }
@@ -179,6 +184,9 @@ export function createParallelCoords({ get, onBrush, onBrushEnd }) {
   }
 
   pc.update = (columns, rows, colorOf, lit) => {
+    // A redraw replaces the axes; during a drag it would drop the dragged axis and its brush's
+    // end, so it waits for the pointer to be let go.
+    if (pc.dragging) { pc.pending = [columns, rows, colorOf, lit]; return; }
     pc.columns = columns;
     pc.rows = rows;
     pc.colorOf = colorOf;
@@ -190,7 +198,7 @@ export function createParallelCoords({ get, onBrush, onBrushEnd }) {
     axes.replaceChildren(...columns.map(drawAxis));
     paint(pc.brushes.size ? pc.matching() : lit);
   };
-  pc.repaint = (lit) => paint(pc.brushes.size ? pc.matching() : lit);
+  pc.repaint = (lit) => { if (!pc.dragging) paint(pc.brushes.size ? pc.matching() : lit); };
   pc.clear = () => { pc.brushes.clear(); };
   return pc;
 }
