@@ -110,14 +110,16 @@ def hit_box(page: Any, key: str) -> dict[str, float]:
     The chart lays itself out again when its card gets its width; the box is read only when the
     point at its centre really is that axis's target, so a drag lands on it.
     """
-    hit = page.locator(f"[data-testid=pc-axis][data-key='{key}'] [data-testid=pc-axis-hit]")
-    hit.scroll_into_view_if_needed()
     handle = page.wait_for_function(
         """(key) => {
             const sel = `[data-testid=pc-axis][data-key='${key}'] [data-testid=pc-axis-hit]`;
             const hit = document.querySelector(sel);
             if (!hit) return null;
-            const r = hit.getBoundingClientRect();
+            let r = hit.getBoundingClientRect();
+            if (r.top < 0 || r.bottom > window.innerHeight) {
+                hit.scrollIntoView({block: "center"});
+                r = hit.getBoundingClientRect();
+            }
             const x = r.x + r.width / 2;
             const top = document.elementFromPoint(x, r.y + 1);
             const bottom = document.elementFromPoint(x, r.y + r.height - 1);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import wave
 
 import numpy as np
@@ -216,7 +217,13 @@ def test_compaction_keeps_every_row_once(tmp_path):
     for i in range(40):
         w.add_scalar("x", float(i), i)
         w.flush()
+    # The writer merges on its own thread, never holding up a flush; give it the time a loaded
+    # machine may take to schedule it (close() cancels a merge not begun).
+    folder = tmp_path / "r" / "scalars"
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("*.parquet"))) >= 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
     w.close()
-    files = sorted(p.name for p in (tmp_path / "r" / "scalars").glob("*.parquet"))
+    files = sorted(p.name for p in folder.glob("*.parquet"))
     assert len(files) < 40  # 16 fresh segments were merged, twice
     assert [r["step"] for r in rows(tmp_path / "r", "scalars")] == list(range(40))

@@ -116,6 +116,11 @@ function empty(view, text) {
 
 async function load(view) {
   const data = await getJSON("/api/hparams/table");
+  // The runs list refreshes while runs log; the chart is drawn again only when the hparams
+  // themselves changed (a redraw replaces its axes, under a pointer that may be brushing one).
+  const text = JSON.stringify(data);
+  if (view.built && text === view.text) return;
+  view.text = text;
   view.data = data;
   for (const row of data.rows) row.id = row.run_id + ":" + row.index;
   if (data.rows.length === 0) {
