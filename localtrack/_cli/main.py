@@ -47,8 +47,30 @@ def root_option() -> argparse.ArgumentParser:
     return parent
 
 
-def _plugins() -> list[ModuleType]:
-    modules = [importlib.import_module(name) for name in COMMAND_MODULES]
+DAEMON_COMMANDS = frozenset({"daemon", "sync"})
+"""The commands the sync daemon's package registers (when it is installed)."""
+
+
+def command_name(argv: Sequence[str]) -> str | None:
+    """The command `argv` names (the first word that is not an option or --root's value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--root":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _plugins(command: str | None = None) -> list[ModuleType]:
+    """The modules that register commands: only `command`'s when it is a known one (a command
+    then imports what it needs and nothing else: `localtrack ui` starts without the daemon's
+    HTTP client, say), else all of them (for --help and for argparse's list of choices)."""
+    names = [n for n in COMMAND_MODULES if n.rsplit(".", 1)[1].rstrip("_") == command]
+    if names:
+        return [importlib.import_module(name) for name in names]
+    everything = command not in DAEMON_COMMANDS
+    modules = [importlib.import_module(name) for name in COMMAND_MODULES if everything]
     try:
         from localtrack_daemon import cli as daemon_cli
     except ImportError:
@@ -58,7 +80,7 @@ def _plugins() -> list[ModuleType]:
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="localtrack",
         description="Offline-first experiment tracking: list, query and manage logged runs.",
@@ -69,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--root", default=None, help="runs root (default: $LOCALTRACK_DIR, then ./runs)"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _plugins():
+    for module in _plugins(command):
         module.register(subparsers)
     for sub in subparsers.choices.values():
         if not any("--root" in a.option_strings for a in sub._actions):
@@ -78,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_name(words))
+    args = parser.parse_args(words)
     run = getattr(args, "run", None)
     if run is None:
         parser.print_help(sys.stderr)
