@@ -90,6 +90,23 @@ def mark_done(progress: FileProgress, offset: int, records: int, source: Path) -
     progress.pending = None
 
 
+def ready_to_read(
+    run_dir: Path, state: ImportState, progress: FileProgress, size: int
+) -> str | None:
+    """Whether a source file of `size` bytes has anything new to import: None when it does
+    (an import killed midway first has its writer's rows dropped, to read that range again);
+    else "unchanged" (all of it is in the run) or "shorter" (it was replaced: skip it)."""
+    if size == progress.offset and progress.pending is None:
+        return "unchanged"
+    if size < progress.offset:
+        return "shorter"
+    if progress.pending is not None:
+        drop_writer(run_dir, progress.pending)
+        progress.pending = None
+        save_state(run_dir, state)
+    return None
+
+
 def drop_writer(run_dir: Path, writer: str) -> int:
     """Delete every segment (and the lease) of `writer` in the run: what an interrupted import
     left behind. Returns the number of files deleted."""

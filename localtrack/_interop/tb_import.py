@@ -20,9 +20,9 @@ from localtrack._interop.report import ImportReport, Progress
 from localtrack._interop.rows import Rows
 from localtrack._interop.state import (
     FileProgress,
-    drop_writer,
     load_state,
     mark_done,
+    ready_to_read,
     save_state,
 )
 from localtrack._interop.tb_embeddings import import_embeddings
@@ -96,19 +96,16 @@ def _import_run(
         except OSError as exc:
             report.errors.append(f"{path}: {exc}")
             continue
-        if size == prog.offset and prog.pending is None:
+        skip = ready_to_read(run_dir, state, prog, size)
+        if skip == "unchanged":
             report.files_unchanged += 1
             continue
-        if size < prog.offset:
+        if skip == "shorter":
             report.warnings.append(
                 f"{path} is shorter ({size} bytes) than what was imported ({prog.offset}): "
                 "it was replaced; it is skipped. Import it into another project to keep both"
             )
             continue
-        if prog.pending is not None:  # an import killed midway: redo its range
-            drop_writer(run_dir, prog.pending)
-            prog.pending = None
-            save_state(run_dir, state)
         ctx = EventContext(protos, run.name)
         _import_file(path, prog, run_dir, marker, ctx, state, report, bar)
         if "embeddings" in ctx.carried:  # an export's rows as logged: not its projector files

@@ -36,9 +36,9 @@ from localtrack._interop.report import ImportReport, Progress
 from localtrack._interop.rows import Rows, sealable
 from localtrack._interop.state import (
     FileProgress,
-    drop_writer,
     load_state,
     mark_done,
+    ready_to_read,
     save_state,
 )
 from localtrack._interop.tb_runs import stable_run_id
@@ -188,19 +188,16 @@ def _import_file(
     state = load_state(run_dir, SOURCE)
     prog = state.files.setdefault(s.key, FileProgress())
     size = s.path.stat().st_size
-    if size == prog.offset and prog.pending is None:
+    skip = ready_to_read(run_dir, state, prog, size)
+    if skip == "unchanged":
         report.files_unchanged += 1
         return
-    if size < prog.offset:
+    if skip == "shorter":
         report.warnings.append(
             f"{s.path} is shorter ({size} bytes) than what was imported ({prog.offset}): it "
             "was replaced; it is skipped"
         )
         return
-    if prog.pending is not None:  # an import killed midway: redo its range
-        drop_writer(run_dir, prog.pending)
-        prog.pending = None
-        save_state(run_dir, state)
     samples = state.extra.setdefault("stats_samples", {})
     ctx = Context(s, stats_samples=int(samples.get(s.key, 0)))
     reader = LogReader(s.path, prog.offset)
