@@ -66,11 +66,12 @@ def _plugins(command: str | None = None) -> list[ModuleType]:
     """The modules that register commands: only `command`'s when it is a known one (a command
     then imports what it needs and nothing else: `localtrack ui` starts without the daemon's
     HTTP client, say), else all of them (for --help and for argparse's list of choices)."""
-    names = [n for n in COMMAND_MODULES if n.rsplit(".", 1)[1].rstrip("_") == command]
-    if names:
-        return [importlib.import_module(name) for name in names]
-    everything = command not in DAEMON_COMMANDS
-    modules = [importlib.import_module(name) for name in COMMAND_MODULES if everything]
+    own = [n for n in COMMAND_MODULES if n.rsplit(".", 1)[1].rstrip("_") == command]
+    if own:
+        return [importlib.import_module(name) for name in own]
+    # the daemon's own commands need only its module; anything else lists every command
+    wanted = () if command in DAEMON_COMMANDS else COMMAND_MODULES
+    modules = [importlib.import_module(name) for name in wanted]
     try:
         from localtrack_daemon import cli as daemon_cli
     except ImportError:
